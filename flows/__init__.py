@@ -1,0 +1,1 @@
+"""Orchestration: run settings, the job planner and the `convert-batch` flow."""
