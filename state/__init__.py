@@ -1,0 +1,1 @@
+"""Durable facts: the run ledger, run files and the report built from them."""

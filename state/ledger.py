@@ -1,0 +1,380 @@
+"""The run ledger: runs, jobs and attempts in SQLite (WAL), through SQLAlchemy Core.
+
+SQLAlchemy Core keeps PostgreSQL a URL change away. Writes go through one
+process-wide lock: SQLite has a single writer anyway, and serialising in
+Python avoids "database is locked" when many worker threads finish at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Protocol, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from state.atomic import write_atomic
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("value", sa.String, nullable=False),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("resumed_from", sa.String),
+    sa.Column("started_at", sa.String, nullable=False),
+    sa.Column("ended_at", sa.String),
+    sa.Column("abort_reason", sa.String),
+    sa.Column("settings", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer),
+    sa.Column("host", sa.String),
+)
+
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("run_id", sa.String, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("job_id", sa.String, primary_key=True),
+    sa.Column("key", sa.String, nullable=False),
+    sa.Column("input", sa.String, nullable=False),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("target", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("output", sa.String),
+    sa.Column("checksum", sa.String),
+    sa.Column("size", sa.Integer),
+    sa.Column("error_category", sa.String),
+    sa.Column("error_message", sa.Text),
+    sa.Column("error_retryable", sa.Boolean),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("parts_done", sa.Integer, nullable=False, default=0),
+    sa.Column("parts_total", sa.Integer),
+    sa.Column("partial_outputs", sa.Text),
+    sa.Column("skip_reason", sa.String),
+    sa.Column("updated_at", sa.String),
+)
+
+attempts = sa.Table(
+    "attempts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String, nullable=False),
+    sa.Column("job_id", sa.String, nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.String, nullable=False),
+    sa.Column("ended_at", sa.String),
+    sa.Column("outcome", sa.String),
+    sa.Column("category", sa.String),
+    sa.Column("message", sa.Text),
+    sa.Column("delay_next", sa.Float),
+    sa.Index("attempts_by_job", "job_id", "run_id"),
+)
+
+TERMINAL = ("succeeded", "partial", "retries_exhausted", "failed", "skipped", "aborted", "interrupted")
+# the order of the report's totals (CONTRACT §7)
+STATUSES = ("succeeded", "failed", "retries_exhausted", "partial", "skipped", "aborted",
+            "interrupted", "pending", "running")
+
+
+class LedgerError(Exception):
+    """The ledger cannot be opened or used; one line saying what is wrong."""
+
+
+class PlannedJob(Protocol):
+    id: str
+    input: str
+    source: str
+    output: str
+    key: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    status: str
+    resumed_from: str | None
+    started_at: str
+    ended_at: str | None
+    abort_reason: str | None
+    settings: dict[str, Any]
+    pid: int | None
+    host: str | None
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    run_id: str
+    job_id: str
+    key: str
+    input: str
+    source: str
+    target: str
+    status: str
+    output: str | None
+    checksum: str | None
+    size: int | None
+    error_category: str | None
+    error_message: str | None
+    error_retryable: bool | None
+    attempts: int
+    parts_done: int
+    parts_total: int | None
+    partial_outputs: list[str]
+    skip_reason: str | None
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    job_id: str
+    number: int
+    started_at: str
+    ended_at: str | None
+    outcome: str | None
+    category: str | None
+    message: str | None
+    delay_next: float | None
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Ledger:
+    """All durable state of a workspace's runs. Thread-safe within one process."""
+
+    def __init__(self, engine: Engine, convoy_dir: Path) -> None:
+        self.engine = engine
+        self.convoy_dir = convoy_dir
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, workspace: str | Path, url: str | None = None) -> Ledger:
+        """Open (creating if needed) the ledger of ``workspace``; LedgerError if unusable."""
+        convoy_dir = Path(workspace) / ".convoy"
+        db = convoy_dir / "ledger.db"
+        try:
+            convoy_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(f"cannot create {convoy_dir}: {exc.strerror}") from None
+        engine = sa.create_engine(
+            url or f"sqlite:///{db}",
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
+            max_overflow=-1,
+        )
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        ledger = cls(engine, convoy_dir)
+        try:
+            ledger._prepare_schema()
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            reason = str(exc.orig) if getattr(exc, "orig", None) else type(exc).__name__
+            raise LedgerError(f"ledger {db} is unreadable: {reason}") from None
+        except LedgerError:
+            engine.dispose()
+            raise
+        return ledger
+
+    def _prepare_schema(self) -> None:
+        with self._write_lock, self.engine.begin() as conn:
+            existing = set(sa.inspect(conn).get_table_names())
+            if "meta" in existing:
+                row = conn.execute(
+                    sa.select(meta.c.value).where(meta.c.key == "schema_version")
+                ).first()
+                if row is None or row[0] != str(SCHEMA_VERSION):
+                    found = row[0] if row else "none"
+                    raise LedgerError(
+                        f"ledger {self.convoy_dir / 'ledger.db'} has schema version {found}, "
+                        f"this convoy reads version {SCHEMA_VERSION}"
+                    )
+            elif existing:
+                raise LedgerError(
+                    f"ledger {self.convoy_dir / 'ledger.db'} holds foreign tables, not a convoy schema"
+                )
+            metadata.create_all(conn)
+            if "meta" not in existing:
+                conn.execute(sa.insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writes -------------------------------------------------------------
+
+    def _write(self, *statements: Any) -> Any:
+        with self._write_lock, self.engine.begin() as conn:
+            result = None
+            for statement in statements:
+                result = conn.execute(statement)
+            return result
+
+    def create_run(self, settings: dict[str, Any], resumed_from: str | None = None) -> str:
+        run_id = new_run_id()
+        self._write(sa.insert(runs).values(
+            id=run_id, status="running", resumed_from=resumed_from, started_at=now(),
+            settings=json.dumps(settings), pid=os.getpid(), host=socket.gethostname(),
+        ))
+        return run_id
+
+    def add_jobs(self, run_id: str, planned: Iterable[PlannedJob]) -> None:
+        stamp = now()
+        rows = [
+            dict(run_id=run_id, job_id=j.id, key=j.key, input=j.input, source=j.source,
+                 target=j.output, status="pending", attempts=0, parts_done=0, updated_at=stamp)
+            for j in planned
+        ]
+        if rows:
+            with self._write_lock, self.engine.begin() as conn:
+                conn.execute(sa.insert(jobs), rows)
+
+    def write_run_file(self, run_id: str, settings: dict[str, Any], planned: Sequence[PlannedJob]) -> Path:
+        """``runs/RUN_ID.json``: the settings and job list, kept apart from the database."""
+        path = self.convoy_dir / "runs" / f"{run_id}.json"
+        document = {
+            "run_id": run_id,
+            "settings": settings,
+            "jobs": [dict(id=j.id, input=j.input, source=j.source, output=j.output, key=j.key)
+                     for j in planned],
+        }
+        write_atomic(path, json.dumps(document, indent=1).encode())
+        return path
+
+    def mark_running(self, run_id: str, job_id: str) -> None:
+        self._write(sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id)
+                    .values(status="running", updated_at=now()))
+
+    def start_attempt(self, run_id: str, job_id: str, number: int) -> int:
+        result = self._write(
+            sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id)
+            .values(status="running", attempts=number, updated_at=now()),
+            sa.insert(attempts).values(run_id=run_id, job_id=job_id, number=number, started_at=now()),
+        )
+        return int(result.inserted_primary_key[0])
+
+    def end_attempt(self, attempt_id: int, *, outcome: str, category: str | None = None,
+                    message: str | None = None, delay_next: float | None = None) -> None:
+        self._write(sa.update(attempts).where(attempts.c.id == attempt_id).values(
+            ended_at=now(), outcome=outcome, category=category, message=message,
+            delay_next=delay_next))
+
+    def finish_job(self, run_id: str, job_id: str, status: str, *, attempts: int | None = None,
+                   output: str | None = None, checksum: str | None = None,
+                   size: int | None = None, error: dict[str, Any] | None = None,
+                   skip_reason: str | None = None) -> None:
+        values: dict[str, Any] = dict(
+            status=status, output=output, checksum=checksum, size=size, skip_reason=skip_reason,
+            error_category=(error or {}).get("category"), error_message=(error or {}).get("message"),
+            error_retryable=(error or {}).get("retryable"), updated_at=now(),
+        )
+        if attempts is not None:
+            values["attempts"] = attempts
+        self._write(sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id)
+                    .values(**values))
+
+    def set_unfinished(self, run_id: str, status: str) -> int:
+        """Give every job still pending or running ``status`` (interrupted, aborted)."""
+        result = self._write(sa.update(jobs).where(
+            jobs.c.run_id == run_id, jobs.c.status.in_(("pending", "running"))
+        ).values(status=status, updated_at=now()))
+        return int(result.rowcount or 0)
+
+    def finish_run(self, run_id: str, status: str, abort_reason: str | None = None) -> None:
+        self._write(sa.update(runs).where(runs.c.id == run_id).values(
+            status=status, ended_at=now(), abort_reason=abort_reason))
+
+    # -- reads --------------------------------------------------------------
+
+    def _rows(self, statement: Any) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(statement))
+
+    @staticmethod
+    def _run(row: Any) -> RunRecord:
+        m = row._mapping
+        return RunRecord(m["id"], m["status"], m["resumed_from"], m["started_at"], m["ended_at"],
+                         m["abort_reason"], json.loads(m["settings"]), m["pid"], m["host"])
+
+    def run(self, run_id: str) -> RunRecord | None:
+        rows = self._rows(sa.select(runs).where(runs.c.id == run_id))
+        return self._run(rows[0]) if rows else None
+
+    def runs(self) -> list[RunRecord]:
+        rows = self._rows(sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()))
+        return [self._run(r) for r in rows]
+
+    def latest_run(self) -> RunRecord | None:
+        rows = self._rows(sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(1))
+        return self._run(rows[0]) if rows else None
+
+    def jobs(self, run_id: str) -> list[JobRecord]:
+        rows = self._rows(sa.select(jobs).where(jobs.c.run_id == run_id).order_by(jobs.c.input))
+        out = []
+        for row in rows:
+            m = dict(row._mapping)
+            m["partial_outputs"] = json.loads(m["partial_outputs"] or "[]")
+            m.pop("updated_at")
+            out.append(JobRecord(**m))
+        return out
+
+    def job(self, run_id: str, job_id: str) -> JobRecord | None:
+        found = [j for j in self.jobs(run_id) if j.job_id == job_id]
+        return found[0] if found else None
+
+    def attempts(self, run_id: str, job_id: str | None = None) -> list[AttemptRecord]:
+        query = sa.select(attempts).where(attempts.c.run_id == run_id)
+        if job_id is not None:
+            query = query.where(attempts.c.job_id == job_id)
+        rows = self._rows(query.order_by(attempts.c.job_id, attempts.c.number))
+        return [AttemptRecord(r.job_id, r.number, r.started_at, r.ended_at, r.outcome, r.category,
+                              r.message, r.delay_next) for r in rows]
+
+    def total_attempts(self, job_ids: Iterable[str]) -> dict[str, int]:
+        """Attempts of each job across every run of the workspace."""
+        wanted = list(job_ids)
+        counts: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            batch = wanted[start:start + 500]
+            rows = self._rows(sa.select(attempts.c.job_id, sa.func.count())
+                              .where(attempts.c.job_id.in_(batch)).group_by(attempts.c.job_id))
+            counts.update({r[0]: int(r[1]) for r in rows})
+        return counts
+
+    def status_counts(self, run_id: str) -> dict[str, int]:
+        rows = self._rows(sa.select(jobs.c.status, sa.func.count())
+                          .where(jobs.c.run_id == run_id).group_by(jobs.c.status))
+        return {r[0]: int(r[1]) for r in rows}
+
+    def error_counts(self, run_id: str) -> dict[str, int]:
+        """Failed attempts of this run per category."""
+        rows = self._rows(sa.select(attempts.c.category, sa.func.count())
+                          .where(attempts.c.run_id == run_id, attempts.c.category.is_not(None))
+                          .group_by(attempts.c.category))
+        return dict(sorted(Counter({r[0]: int(r[1]) for r in rows}).items()))
