@@ -12,10 +12,10 @@ import glob
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from flows.settings import RunSettings
+from tasks.spec import JobSpec
 
 CONVERTER_VERSION = "1"  # bump when convoy changes what a converter writes
 _CHUNK = 1 << 20
@@ -23,18 +23,6 @@ _CHUNK = 1 << 20
 
 class PlanError(Exception):
     """The inputs cannot be planned (missing path, colliding outputs); one line."""
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    id: str
-    input: str  # relative to the inputs root as given
-    source: str  # absolute input path
-    output: str  # absolute final output path
-    key: str
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 def file_digest(path: str | Path) -> str:

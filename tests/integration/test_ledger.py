@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from flows.plan import JobSpec
+from tasks.spec import JobSpec
 from state.ledger import Ledger, LedgerError, SCHEMA_VERSION
 from state.report import build_report
 
