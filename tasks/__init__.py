@@ -1,0 +1,1 @@
+"""One job: the Prefect task, the converters and atomic output finalization."""
