@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -14,6 +15,10 @@ from policies.retry import Failure
 from tasks.errors import AttemptError
 from tasks.outputs import Finalized, discard, finalize_output, reserve_temp
 from tasks.spec import JobSpec
+
+
+# only these are filled in: other braces (awk programs, inline scripts) stay as written
+_PLACEHOLDER = re.compile(r"\{(input|output|name|stem|jobdir)\}")
 
 
 def check_readable(source: str) -> None:
@@ -49,7 +54,7 @@ class CommandConverter:
         name = os.path.basename(job.source)
         values = {"input": job.source, "output": temp, "name": name,
                   "stem": Path(name).stem, "jobdir": self.jobdir}
-        return [part.format_map(values) for part in self.argv]
+        return [_PLACEHOLDER.sub(lambda m: values[m.group(1)], part) for part in self.argv]
 
     def convert(self, job: JobSpec) -> Finalized:
         check_readable(job.source)
