@@ -94,3 +94,28 @@ def build_report(ledger: Ledger, run_id: str) -> Report:
         error_counts=ledger.error_counts(run_id),
         jobs=jobs,
     )
+
+
+def _cell(text: object) -> str:
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: Report) -> str:
+    """The report as Markdown: the CLI's `--format markdown` and the Prefect artifact."""
+    run = report.run
+    lines = [f"# convoy run {run.id}: {run.status}", ""]
+    if run.abort_reason:
+        lines += [f"**Stopped:** {_cell(run.abort_reason)}", ""]
+    lines += [f"Started {run.started_at}, ended {run.ended_at or '-'}.", "", "## Totals", "",
+              "| status | jobs |", "|---|---:|"]
+    lines += [f"| {status} | {count} |" for status, count in report.totals.items() if count]
+    if report.error_counts:
+        lines += ["", "## Errors", "", "| category | attempts |", "|---|---:|"]
+        lines += [f"| {cat} | {n} |" for cat, n in report.error_counts.items()]
+    lines += ["", "## Jobs", "", "| input | status | attempts | error | output |",
+              "|---|---|---:|---|---|"]
+    for job in report.jobs:
+        error = f"{job.error.category}: {job.error.message}" if job.error else ""
+        lines.append(f"| {_cell(job.input)} | {job.status} | {job.attempts} | {_cell(error)} "
+                     f"| {_cell(job.output)} |")
+    return "\n".join(lines) + "\n"

@@ -46,8 +46,7 @@ def test_bad_options(workspace, convoy_offline, args, words):
 
 
 def test_unknown_converter_kind(workspace, convoy_offline):
-    (workspace / "job.toml").write_text(GOOD + '\n[converter.x]\n' if False else GOOD.replace(
-        "[converter]", '[converter]\nkind = "teleport"'))
+    (workspace / "job.toml").write_text(GOOD.replace("[converter]", '[converter]\nkind = "teleport"'))
     _refused(convoy_offline("run", "job.toml"), "converter", "teleport")
 
 

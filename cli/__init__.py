@@ -1,0 +1,1 @@
+"""The user interface: the `convoy` command. Nothing else imports this package."""
