@@ -25,7 +25,8 @@ RUN_EXIT = {"succeeded": EXIT_OK, "failed": EXIT_FAILED, "aborted": EXIT_ABORTED
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Run a batch of independent conversion jobs that survives the real world.")
-stdout = Console(soft_wrap=False)
+# piped output is read by scripts and people alike: do not fold it at 80 columns
+stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True)
 
 

@@ -37,7 +37,7 @@ class _OneLine(logging.Formatter):
     """Message only; the traceback stays in the log file."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"convoy: {record.levelname.lower()}: {record.getMessage()}"
+        return f"convoy: {record.getMessage()}"
 
 
 class RunLogForwarder(APILogHandler):

@@ -151,7 +151,8 @@ class AttemptRecord:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    """UTC timestamps to the microsecond: runs are ordered by them."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def new_run_id() -> str:
