@@ -32,3 +32,14 @@ def prefect_server(tmp_path_factory):
 @pytest.fixture
 def fake_argv():
     return [sys.executable, str(FAKE_CONVERT), "{input}", "{output}"]
+
+
+@pytest.fixture
+def fault_server():
+    """A fresh fault-injecting conversion service on 127.0.0.1; yields the server (``.url``)."""
+    from tests.fixtures.fault_server import FaultServer
+
+    server = FaultServer()
+    server.url = server.start()
+    yield server
+    server.stop()
