@@ -20,6 +20,7 @@ from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.logs import configure_logging
+from flows.secrets import resolve_headers
 from flows.plan import plan_jobs
 from flows.settings import RunSettings, SettingsError, load_settings
 from policies.backoff import Backoff
@@ -27,7 +28,9 @@ from policies.categories import INTERNAL
 from policies.retry import RetryPolicy, retry_if_category, retry_if_exit_code
 from state.ledger import Ledger
 from state.report import Report, build_report
+from policies.thresholds import Breaker
 from tasks.command import CommandConverter
+from tasks.http import HttpConverter
 from tasks.job import Converter, JobRuntime, convert, register, unregister
 from tasks.python_callable import PythonConverter, load_callable
 from tasks.spec import JobSpec
@@ -62,7 +65,10 @@ def build_converter(settings: RunSettings) -> Converter:
             raise SettingsError(
                 f"invalid setting converter.callable: cannot load {settings.python_callable} "
                 f"({type(exc).__name__}: {exc})") from None
-    raise SettingsError("invalid setting converter: the http converter is not available yet")
+    assert settings.url
+    headers, redact = resolve_headers(settings.headers)
+    return HttpConverter(settings.url, method=settings.method, headers=headers,
+                         timeout=settings.timeout, chunk_lines=settings.chunk_lines, redact=redact)
 
 
 def retry_policy(settings: RunSettings) -> RetryPolicy:
@@ -98,9 +104,8 @@ def _submit_all(runtime: JobRuntime, jobs: list[JobSpec], settings: RunSettings)
     window = threading.BoundedSemaphore(size)
     in_flight: set[PrefectFuture[Any]] = set()
     lock = threading.Lock()
-    delays = runtime.delays
-    job_task = convert.with_options(retries=settings.retries,
-                                    retry_delay_seconds=delays if delays else 0)
+    # the task waits out its own backoff (outside its slot); Prefect retries at once
+    job_task = convert.with_options(retries=settings.retries, retry_delay_seconds=0)
 
     def done(future: PrefectFuture[Any]) -> None:
         with lock:
@@ -123,7 +128,7 @@ def _submit_all(runtime: JobRuntime, jobs: list[JobSpec], settings: RunSettings)
             _wait_all(in_flight, lock)
         except KeyboardInterrupt:
             log.warning("interrupted: stopping the jobs in flight")
-            runtime.stop.set()
+            runtime.halt("interrupted", "run interrupted", at_chunks=True)
             kill = getattr(runtime.converter, "kill_all", None)
             if kill:
                 kill()
@@ -139,12 +144,16 @@ def _wait_all(in_flight: set[PrefectFuture[Any]], lock: threading.Lock) -> None:
         wait(remaining, timeout=1)
 
 
-def _settle(ledger: Ledger, run_id: str, interrupted: bool) -> tuple[str, State]:
+def _settle(ledger: Ledger, run_id: str, runtime: JobRuntime) -> tuple[str, State]:
     """Give unfinished jobs their status, record the run's end, and return its state."""
-    if interrupted:
+    if runtime.stop_status == "interrupted":
         ledger.set_unfinished(run_id, "interrupted")
         ledger.finish_run(run_id, "interrupted")
         return "interrupted", Cancelled(message="run interrupted; `convoy resume` continues it")
+    if runtime.stop_status == "aborted":
+        ledger.set_unfinished(run_id, "aborted")
+        ledger.finish_run(run_id, "aborted", abort_reason=runtime.stop_reason)
+        return "aborted", Cancelled(message=runtime.stop_reason)
     for job in ledger.jobs(run_id):
         if job.status in ("pending", "running"):
             ledger.finish_job(run_id, job.job_id, "failed", attempts=job.attempts, error={
@@ -175,16 +184,22 @@ def convert_batch(settings: RunSettings | str | Path, run_id: str | None = None)
             run_id = prepare_run(settings, ledger).run_id
         jobs = [JobSpec(j.job_id, j.input, j.source, j.target, j.key)
                 for j in ledger.jobs(run_id) if j.status == "pending"]
-        runtime = JobRuntime(run_id=run_id, ledger=ledger, converter=build_converter(settings),
+        converter = build_converter(settings)
+        runtime = JobRuntime(run_id=run_id, ledger=ledger, converter=converter,
                              policy=retry_policy(settings), delays=retry_delays(settings),
-                             slots=threading.Semaphore(settings.workers))
+                             slots=threading.Semaphore(settings.workers),
+                             breaker=Breaker(settings.fail_after), max_delay=settings.max_delay,
+                             stop_at_chunks_on_trip=settings.on_threshold == "abort")
         register(runtime)
         try:
             log.info("run %s: %d jobs, %d workers", run_id, len(jobs), settings.workers)
             _submit_all(runtime, jobs, settings)
         finally:
             unregister(run_id)
-        status, state = _settle(ledger, run_id, runtime.stop.is_set())
+            close = getattr(converter, "close", None)
+            if close:
+                close()
+        status, state = _settle(ledger, run_id, runtime)
         log.info("run %s ended %s", run_id, status)
         return state
     finally:

@@ -26,3 +26,10 @@ class Backoff:
 
     def delays(self, retries: int, rng: random.Random | None = None) -> list[float]:
         return [self.delay(n, rng) for n in range(1, retries + 1)]
+
+
+def honour_retry_after(delay: float, retry_after: float | None, max_delay: float) -> float:
+    """The wait before the next attempt: at least what the remote asked for, capped."""
+    if retry_after is None:
+        return delay
+    return max(delay, min(retry_after, max_delay))

@@ -300,6 +300,12 @@ class Ledger:
         self._write(sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id)
                     .values(**values))
 
+    def record_parts(self, run_id: str, job_id: str, paths: list[str], total: int) -> None:
+        """Finalized chunk outputs of a job, recorded after each is in place."""
+        self._write(sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id).values(
+            parts_done=len(paths), parts_total=total, partial_outputs=json.dumps(paths),
+            updated_at=now()))
+
     def set_unfinished(self, run_id: str, status: str) -> int:
         """Give every job still pending or running ``status`` (interrupted, aborted)."""
         result = self._write(sa.update(jobs).where(

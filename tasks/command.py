@@ -56,7 +56,7 @@ class CommandConverter:
                   "stem": Path(name).stem, "jobdir": self.jobdir}
         return [_PLACEHOLDER.sub(lambda m: values[m.group(1)], part) for part in self.argv]
 
-    def convert(self, job: JobSpec) -> Finalized:
+    def convert(self, job: JobSpec, context: object = None) -> Finalized:
         check_readable(job.source)
         temp = reserve_temp(job.output)
         try:

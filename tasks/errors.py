@@ -11,3 +11,7 @@ class AttemptError(Exception):
     def __init__(self, failure: Failure) -> None:
         super().__init__(f"{failure.category}: {failure.message}")
         self.failure = failure
+
+
+class Halted(Exception):
+    """The run was stopped; the converter stopped at a chunk boundary, keeping its parts."""

@@ -1,10 +1,10 @@
 """One job as a Prefect task: one attempt per Prefect try, every attempt in the ledger.
 
 The task body decides, through the retry policy, what follows a failed
-attempt, records it, and tells Prefect through ``JobFailed.will_retry``; the
-``retry_condition_fn`` only reads that verdict. The ``slots`` semaphore is
-taken around the attempt alone, so a job sleeping in Prefect's retry delay
-holds no worker slot (DESIGN.md: Prefect sleeps outside the task body).
+attempt, records it, waits out the backoff itself and tells Prefect through
+``JobFailed.will_retry`` (Prefect's own delay is zero). The ``slots``
+semaphore is taken around the attempt alone, so a job in backoff holds no
+worker slot, and the backoff wait wakes at once when the run is stopped.
 """
 
 from __future__ import annotations
@@ -18,18 +18,29 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
+from policies.backoff import honour_retry_after
 from policies.categories import INTERNAL
 from policies.retry import Failure, RetryPolicy
+from policies.thresholds import Breaker, Trip
 from state.ledger import Ledger
-from tasks.errors import AttemptError
+from tasks.chunks import existing_parts
+from tasks.errors import AttemptError, Halted
 from tasks.outputs import Finalized
 from tasks.spec import JobSpec
 
 log = logging.getLogger("convoy.job")
 
 
+class JobContext(Protocol):
+    """What a converter may ask of the run while it works on one job."""
+
+    def done_parts(self) -> dict[int, str]: ...
+    def part_finished(self, parts: dict[int, str], total: int) -> None: ...
+    def should_stop(self) -> bool: ...
+
+
 class Converter(Protocol):
-    def convert(self, job: JobSpec) -> Finalized: ...
+    def convert(self, job: JobSpec, context: JobContext) -> Finalized: ...
 
 
 @dataclass
@@ -42,7 +53,26 @@ class JobRuntime:
     policy: RetryPolicy
     delays: list[float]
     slots: threading.Semaphore
+    breaker: Breaker = field(default_factory=lambda: Breaker({}))
+    max_delay: float = 60.0
+    stop_at_chunks_on_trip: bool = True  # "abort"; False for "drain"
     stop: threading.Event = field(default_factory=threading.Event)
+    stop_status: str | None = None  # "aborted" or "interrupted" once stopped
+    stop_reason: str | None = None
+    stop_at_chunks: bool = False
+
+    def halt(self, status: str, reason: str, at_chunks: bool) -> None:
+        """No new job or attempt starts from now; the first reason given wins."""
+        if self.stop.is_set():
+            return
+        self.stop_status, self.stop_reason, self.stop_at_chunks = status, reason, at_chunks
+        self.stop.set()
+
+    def count_failure(self, failure: Failure) -> None:
+        trip: Trip | None = self.breaker.record(failure.category)
+        if trip is not None:
+            log.error("%s: no new job or attempt starts", trip.reason)
+            self.halt("aborted", trip.reason, at_chunks=self.stop_at_chunks_on_trip)
 
 
 _runtimes: dict[str, JobRuntime] = {}
@@ -70,14 +100,31 @@ def retry_if_decided(task: Any, task_run: Any, state: Any) -> bool:
     return bool(getattr(state.data, "will_retry", False))
 
 
+class _LedgerContext:
+    """A converter's view of its job's durable progress (finalized chunks)."""
+
+    def __init__(self, runtime: JobRuntime, spec: JobSpec) -> None:
+        self.runtime, self.spec = runtime, spec
+        self.parts_done = 0
+
+    def done_parts(self) -> dict[int, str]:
+        record = self.runtime.ledger.job(self.runtime.run_id, self.spec.id)
+        found = existing_parts(record.partial_outputs if record else [])
+        self.parts_done = len(found)
+        return found
+
+    def part_finished(self, parts: dict[int, str], total: int) -> None:
+        self.parts_done = len(parts)
+        self.runtime.ledger.record_parts(self.runtime.run_id, self.spec.id,
+                                         [parts[i] for i in sorted(parts)], total)
+
+    def should_stop(self) -> bool:
+        return self.runtime.stop.is_set() and self.runtime.stop_at_chunks
+
+
 def _attempt_number() -> int:
     context = TaskRunContext.get()
     return context.task_run.run_count if context and context.task_run else 1
-
-
-def _error(failure: Failure, policy: RetryPolicy) -> dict[str, Any]:
-    return {"category": failure.category, "message": failure.message,
-            "retryable": policy.is_retryable(failure)}
 
 
 @task(name="convert", task_run_name="convert[{input_name}]", cache_policy=NO_CACHE,
@@ -88,14 +135,24 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> str:
     spec = JobSpec(**job)
     ledger = runtime.ledger
     number = _attempt_number()
+    context = _LedgerContext(runtime, spec)
     with runtime.slots:
         if runtime.stop.is_set():
-            ledger.finish_job(run_id, spec.id, "interrupted", attempts=number - 1)
-            return "interrupted"
+            status = runtime.stop_status or "aborted"
+            ledger.finish_job(run_id, spec.id, status, attempts=number - 1)
+            log.info("%s: %s before attempt %d", spec.input, status, number)
+            return status
         attempt = ledger.start_attempt(run_id, spec.id, number)
-        log.debug("%s: attempt %d started", spec.input, number)
+        log.log(5, "%s: attempt %d started", spec.input, number)
         try:
-            done = runtime.converter.convert(spec)
+            done = runtime.converter.convert(spec, context)
+        except Halted:
+            status = runtime.stop_status or "aborted"
+            ledger.end_attempt(attempt, outcome=status)
+            ledger.finish_job(run_id, spec.id, status, attempts=number)
+            log.info("%s: %s at a chunk boundary, %d part(s) kept", spec.input, status,
+                     context.parts_done)
+            return status
         except AttemptError as exc:
             failure = exc.failure
         except Exception as exc:  # a bug in convoy: keep the traceback in the log file
@@ -107,18 +164,34 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> str:
                               checksum=done.checksum, size=done.size)
             log.info("%s: succeeded (attempt %d)", spec.input, number)
             return "succeeded"
+    return _after_failure(runtime, spec, number, attempt, failure, context.parts_done)
 
-    decision = runtime.policy.decide(failure, number)
-    if decision == "retry" and runtime.stop.is_set():
-        decision = "interrupted"
-    delay = runtime.delays[min(number, len(runtime.delays)) - 1] if decision == "retry" else None
+
+def _after_failure(runtime: JobRuntime, spec: JobSpec, number: int, attempt: int,
+                   failure: Failure, parts_done: int) -> str:
+    """Record a failed attempt, then back off and retry, or settle the job's status."""
+    ledger, run_id = runtime.ledger, runtime.run_id
+    runtime.count_failure(failure)
+    decision: str = runtime.policy.decide(failure, number)
+    delay = None
+    if decision == "retry":
+        if runtime.stop.is_set():
+            decision = runtime.stop_status or "aborted"
+        else:
+            planned = runtime.delays[min(number, len(runtime.delays)) - 1]
+            delay = honour_retry_after(planned, failure.retry_after, runtime.max_delay)
     ledger.end_attempt(attempt, outcome=decision, category=failure.category,
                        message=failure.message, delay_next=delay)
-    if decision == "retry":
+    if delay is not None:
         log.warning("%s: attempt %d failed (%s: %s); retrying in %.2f s", spec.input, number,
                     failure.category, failure.message, delay)
+        runtime.stop.wait(delay)  # outside the slot; wakes at once if the run stops
         raise JobFailed(failure, will_retry=True)
-    ledger.finish_job(run_id, spec.id, decision, attempts=number, error=_error(failure, runtime.policy))
+    if decision in ("failed", "retries_exhausted") and parts_done:
+        decision = "partial"
+    error = {"category": failure.category, "message": failure.message,
+             "retryable": runtime.policy.is_retryable(failure)}
+    ledger.finish_job(run_id, spec.id, decision, attempts=number, error=error)
     log.error("%s: %s after %d attempt(s): %s: %s", spec.input, decision, number,
               failure.category, failure.message)
     raise JobFailed(failure, will_retry=False)

@@ -38,7 +38,7 @@ class PythonConverter:
     def __init__(self, function: Callable[..., Any]) -> None:
         self.function = function
 
-    def convert(self, job: JobSpec) -> Finalized:
+    def convert(self, job: JobSpec, context: object = None) -> Finalized:
         check_readable(job.source)
         temp = reserve_temp(job.output)
         try:
