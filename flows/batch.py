@@ -37,8 +37,6 @@ from tasks.spec import JobSpec
 
 log = logging.getLogger("convoy.flow")
 
-MAX_LISTED_DELAYS = 50  # Prefect's limit on a retry_delay_seconds list
-
 
 @dataclass(frozen=True)
 class PreparedRun:
@@ -76,10 +74,9 @@ def retry_policy(settings: RunSettings) -> RetryPolicy:
     return RetryPolicy(max_retries=settings.retries, condition=condition)
 
 
-def retry_delays(settings: RunSettings) -> list[float]:
-    backoff = Backoff(settings.retry_delay, settings.backoff_factor, settings.max_delay,
-                      settings.jitter)
-    return backoff.delays(min(settings.retries, MAX_LISTED_DELAYS))
+def backoff(settings: RunSettings) -> Backoff:
+    return Backoff(settings.retry_delay, settings.backoff_factor, settings.max_delay,
+                   settings.jitter)
 
 
 def prepare_run(settings: RunSettings, ledger: Ledger) -> PreparedRun:
@@ -186,9 +183,9 @@ def convert_batch(settings: RunSettings | str | Path, run_id: str | None = None)
                 for j in ledger.jobs(run_id) if j.status == "pending"]
         converter = build_converter(settings)
         runtime = JobRuntime(run_id=run_id, ledger=ledger, converter=converter,
-                             policy=retry_policy(settings), delays=retry_delays(settings),
+                             policy=retry_policy(settings), backoff=backoff(settings),
                              slots=threading.Semaphore(settings.workers),
-                             breaker=Breaker(settings.fail_after), max_delay=settings.max_delay,
+                             breaker=Breaker(settings.fail_after),
                              stop_at_chunks_on_trip=settings.on_threshold == "abort")
         register(runtime)
         try:

@@ -18,7 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
-from policies.backoff import honour_retry_after
+from policies.backoff import Backoff, honour_retry_after
 from policies.categories import INTERNAL
 from policies.retry import Failure, RetryPolicy
 from policies.thresholds import Breaker, Trip
@@ -51,10 +51,9 @@ class JobRuntime:
     ledger: Ledger
     converter: Converter
     policy: RetryPolicy
-    delays: list[float]
+    backoff: Backoff
     slots: threading.Semaphore
     breaker: Breaker = field(default_factory=lambda: Breaker({}))
-    max_delay: float = 60.0
     stop_at_chunks_on_trip: bool = True  # "abort"; False for "drain"
     stop: threading.Event = field(default_factory=threading.Event)
     stop_status: str | None = None  # "aborted" or "interrupted" once stopped
@@ -178,8 +177,8 @@ def _after_failure(runtime: JobRuntime, spec: JobSpec, number: int, attempt: int
         if runtime.stop.is_set():
             decision = runtime.stop_status or "aborted"
         else:
-            planned = runtime.delays[min(number, len(runtime.delays)) - 1]
-            delay = honour_retry_after(planned, failure.retry_after, runtime.max_delay)
+            delay = honour_retry_after(runtime.backoff.delay(number), failure.retry_after,
+                                       runtime.backoff.max_delay)
     ledger.end_attempt(attempt, outcome=decision, category=failure.category,
                        message=failure.message, delay_next=delay)
     if delay is not None:
