@@ -1,4 +1,4 @@
-"""The `convert-batch` flow: plan, submit through a bounded window, collect, summarize.
+"""The `convert-batch` flow: submit the run's jobs through a bounded window, then settle it.
 
 The ledger is the single source of truth: a run is prepared (planned and
 recorded, with ``runs/RUN_ID.json``) before the flow starts, the tasks record
@@ -8,9 +8,9 @@ every attempt, and the report and final state are derived from the ledger.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +19,23 @@ from prefect.futures import PrefectFuture, wait
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.converters import backoff, build_converter, retry_policy
+from flows.interrupts import graceful_interrupts
 from flows.logs import configure_logging
-from flows.secrets import resolve_headers
-from flows.plan import plan_jobs
-from flows.settings import RunSettings, SettingsError, load_settings
-from policies.backoff import Backoff
+from flows.prepare import PreparedRun, prepare_run
+from flows.settings import RunSettings, load_settings
+from flows.workspace import open_workspace
 from policies.categories import INTERNAL
-from policies.retry import RetryPolicy, retry_if_category, retry_if_exit_code
+from policies.thresholds import Breaker
+from state.files import output_intact
 from state.ledger import Ledger
 from state.report import Report, build_report
-from policies.thresholds import Breaker
-from tasks.command import CommandConverter
-from tasks.http import HttpConverter
-from tasks.job import Converter, JobRuntime, convert, register, unregister
-from tasks.python_callable import PythonConverter, load_callable
+from tasks.job import JobKeyCache, JobRuntime, convert, register, unregister
 from tasks.spec import JobSpec
 
 log = logging.getLogger("convoy.flow")
 
-
-@dataclass(frozen=True)
-class PreparedRun:
-    run_id: str
-    jobs: list[JobSpec]
+__all__ = ["BatchResult", "PreparedRun", "convert_batch", "prepare_run", "run_batch"]
 
 
 @dataclass(frozen=True)
@@ -50,107 +44,94 @@ class BatchResult:
     state: State
 
 
-def build_converter(settings: RunSettings) -> Converter:
-    """The converter the settings ask for; SettingsError if it cannot be built."""
-    if settings.converter == "command":
-        jobdir = str(settings.job_file.parent) if settings.job_file else os.getcwd()
-        return CommandConverter(settings.command, settings.timeout, jobdir=jobdir)
-    if settings.converter == "python":
-        assert settings.python_callable
-        try:
-            return PythonConverter(load_callable(settings.python_callable))
-        except Exception as exc:
-            raise SettingsError(
-                f"invalid setting converter.callable: cannot load {settings.python_callable} "
-                f"({type(exc).__name__}: {exc})") from None
-    assert settings.url
-    headers, redact = resolve_headers(settings.headers)
-    return HttpConverter(settings.url, method=settings.method, headers=headers,
-                         timeout=settings.timeout, chunk_lines=settings.chunk_lines, redact=redact)
-
-
-def retry_policy(settings: RunSettings) -> RetryPolicy:
-    condition = retry_if_category(*settings.retry_on) | retry_if_exit_code(*settings.retry_exit_codes)
-    return RetryPolicy(max_retries=settings.retries, condition=condition)
-
-
-def backoff(settings: RunSettings) -> Backoff:
-    return Backoff(settings.retry_delay, settings.backoff_factor, settings.max_delay,
-                   settings.jitter)
-
-
-def prepare_run(settings: RunSettings, ledger: Ledger) -> PreparedRun:
-    """Plan the jobs and record the run (ledger and run file) before any job starts."""
-    build_converter(settings)  # refuse an unusable converter before recording anything
-    jobs = plan_jobs(settings)
-    snapshot = settings.snapshot()
-    run_id = ledger.create_run(snapshot)
-    ledger.add_jobs(run_id, jobs)
-    ledger.write_run_file(run_id, snapshot, jobs)
-    return PreparedRun(run_id, jobs)
-
-
 def pool_size(workers: int) -> int:
     """Threads for jobs: ``workers`` attempts run at once; the rest may wait in backoff."""
     return min(max(workers * 4, workers + 8), workers + 256)
 
 
-def _submit_all(runtime: JobRuntime, jobs: list[JobSpec], settings: RunSettings) -> None:
-    """Submit through a window of ``pool_size`` jobs; wait until every job has ended."""
-    size = pool_size(settings.workers)
+def _job_task(settings: RunSettings, refresh: bool) -> Any:
+    """The task with this run's retries and Prefect's result cache under ``.convoy/results``."""
+    results = settings.convoy_dir / "results"
+    return convert.with_options(
+        retries=settings.retries,
+        retry_delay_seconds=0,  # the task waits out its own backoff, outside its slot
+        cache_policy=JobKeyCache().configure(key_storage=results),
+        result_storage=results,
+        result_serializer="json",
+        persist_result=True,
+        refresh_cache=refresh,
+    )
+
+
+def _submit_all(runtime: JobRuntime, jobs: list[JobSpec], job_task: Any, size: int
+                ) -> list[tuple[JobSpec, dict[str, Any]]]:
+    """Submit through a window of ``size`` jobs and wait for all; return Prefect cache hits."""
     window = threading.BoundedSemaphore(size)
     in_flight: set[PrefectFuture[Any]] = set()
+    cache_hits: list[tuple[JobSpec, dict[str, Any]]] = []
     lock = threading.Lock()
-    # the task waits out its own backoff (outside its slot); Prefect retries at once
-    job_task = convert.with_options(retries=settings.retries, retry_delay_seconds=0)
 
-    def done(future: PrefectFuture[Any]) -> None:
-        with lock:
-            in_flight.discard(future)
-        window.release()
+    def done(job: JobSpec, future: PrefectFuture[Any]) -> None:
+        try:
+            future.wait(0)  # sets the final state from the finished thread, without an API call
+            state = future.state
+            if state.is_completed() and state.name == "Cached":
+                cache_hits.append((job, future.result()))
+        except Exception:  # a crashed job is settled from the ledger
+            log.debug("%s: no usable final state", job.input, exc_info=True)
+        finally:
+            with lock:
+                in_flight.discard(future)
+            window.release()
 
     with ThreadPoolTaskRunner(max_workers=size) as runner:
-        try:
-            for job in jobs:
-                while not window.acquire(timeout=0.5):
-                    if runtime.stop.is_set():
-                        break
+        for job in jobs:
+            while not window.acquire(timeout=0.5):
                 if runtime.stop.is_set():
                     break
-                future = runner.submit(job_task, {"run_id": runtime.run_id, "job": job.to_dict(),
-                                                  "input_name": job.input})
-                with lock:
-                    in_flight.add(future)
-                future.add_done_callback(done)
-            _wait_all(in_flight, lock)
-        except KeyboardInterrupt:
-            log.warning("interrupted: stopping the jobs in flight")
-            runtime.halt("interrupted", "run interrupted", at_chunks=True)
-            kill = getattr(runtime.converter, "kill_all", None)
-            if kill:
-                kill()
-            _wait_all(in_flight, lock)
+            if runtime.stop.is_set():
+                break
+            future = runner.submit(job_task, {"run_id": runtime.run_id, "job": job.to_dict(),
+                                              "input_name": job.input})
+            with lock:
+                in_flight.add(future)
+            future.add_done_callback(partial(done, job))
+        while True:
+            with lock:
+                remaining = list(in_flight)
+            if not remaining:
+                break
+            wait(remaining, timeout=1)
+    return cache_hits
 
 
-def _wait_all(in_flight: set[PrefectFuture[Any]], lock: threading.Lock) -> None:
-    while True:
-        with lock:
-            remaining = list(in_flight)
-        if not remaining:
-            return
-        wait(remaining, timeout=1)
+def _settle_cache_hits(ledger: Ledger, run_id: str,
+                       hits: list[tuple[JobSpec, dict[str, Any]]]) -> list[JobSpec]:
+    """Skip jobs whose cached output is intact where it belongs; return those to run again."""
+    again = []
+    for job, result in hits:
+        intact, _ = output_intact(result.get("output"), result.get("size"), result.get("mtime_ns"),
+                                  result.get("checksum"))
+        if intact and result.get("output") == job.output:
+            produced_by = result.get("produced_by") or "an earlier run"
+            ledger.finish_job(run_id, job.id, "skipped", attempts=0, output=job.output,
+                              checksum=result["checksum"], size=result["size"],
+                              mtime_ns=result["mtime_ns"], produced_by=produced_by,
+                              skip_reason=f"cached: Prefect result of run {produced_by}")
+        else:
+            again.append(job)
+    return again
 
 
 def _settle(ledger: Ledger, run_id: str, runtime: JobRuntime) -> tuple[str, State]:
     """Give unfinished jobs their status, record the run's end, and return its state."""
-    if runtime.stop_status == "interrupted":
-        ledger.set_unfinished(run_id, "interrupted")
-        ledger.finish_run(run_id, "interrupted")
-        return "interrupted", Cancelled(message="run interrupted; `convoy resume` continues it")
-    if runtime.stop_status == "aborted":
-        ledger.set_unfinished(run_id, "aborted")
-        ledger.finish_run(run_id, "aborted", abort_reason=runtime.stop_reason)
-        return "aborted", Cancelled(message=runtime.stop_reason)
+    if runtime.stop_status in ("interrupted", "aborted"):
+        status, reason = runtime.stop_status, runtime.stop_reason
+        ledger.set_unfinished(run_id, status)
+        ledger.finish_run(run_id, status, abort_reason=reason)
+        if status == "interrupted":
+            return status, Cancelled(message=f"{reason}; `convoy resume` continues the run")
+        return status, Cancelled(message=reason)
     for job in ledger.jobs(run_id):
         if job.status in ("pending", "running"):
             ledger.finish_job(run_id, job.job_id, "failed", attempts=job.attempts, error={
@@ -161,14 +142,14 @@ def _settle(ledger: Ledger, run_id: str, runtime: JobRuntime) -> tuple[str, Stat
     good = counts.get("succeeded", 0) + counts.get("skipped", 0)
     if good == total:
         ledger.finish_run(run_id, "succeeded")
-        return "succeeded", Completed(message=f"{total} jobs succeeded")
+        return "succeeded", Completed(message=f"{total} jobs succeeded or were already done")
     ledger.finish_run(run_id, "failed")
     return "failed", Failed(message=f"{total - good} of {total} jobs did not succeed")
 
 
 @flow(name="convert-batch", validate_parameters=False, persist_result=False, log_prints=False)
 def convert_batch(settings: RunSettings | str | Path, run_id: str | None = None) -> State:
-    """Convert every job of a run; ``settings`` may be a job file path.
+    """Convert every pending job of a run; ``settings`` may be a job file path.
 
     Without ``run_id`` the run is planned and recorded here; the CLI prepares it
     first, so that bad inputs are refused before Prefect starts.
@@ -188,9 +169,15 @@ def convert_batch(settings: RunSettings | str | Path, run_id: str | None = None)
                              breaker=Breaker(settings.fail_after),
                              stop_at_chunks_on_trip=settings.on_threshold == "abort")
         register(runtime)
+        size = pool_size(settings.workers)
         try:
-            log.info("run %s: %d jobs, %d workers", run_id, len(jobs), settings.workers)
-            _submit_all(runtime, jobs, settings)
+            log.info("run %s: %d jobs to run, %d workers", run_id, len(jobs), settings.workers)
+            with graceful_interrupts(runtime, settings.grace_period):
+                hits = _submit_all(runtime, jobs, _job_task(settings, settings.force), size)
+                again = _settle_cache_hits(ledger, run_id, hits)
+                if again and not runtime.stop.is_set():
+                    log.info("%d cached results no longer match their outputs: running them", len(again))
+                    _submit_all(runtime, again, _job_task(settings, True), size)
         finally:
             unregister(run_id)
             close = getattr(converter, "close", None)
@@ -203,16 +190,21 @@ def convert_batch(settings: RunSettings | str | Path, run_id: str | None = None)
         ledger.close()
 
 
+def execute(settings: RunSettings, ledger: Ledger, run_id: str) -> BatchResult:
+    """Run a prepared run's flow and build its report."""
+    state = convert_batch(settings, run_id, return_state=True)
+    return BatchResult(build_report(ledger, run_id), state)
+
+
 def run_batch(settings: RunSettings | str | Path) -> BatchResult:
     """Python API: plan, run and report one batch; ``settings`` may be a job file path."""
     if not isinstance(settings, RunSettings):
         settings = load_settings(settings, {})
     configure_logging(settings.log_level, settings.effective_log_dir, settings.log_max_bytes,
                       settings.log_backups, to_stderr=False)
-    ledger = Ledger.open(settings.workspace)
+    workspace = open_workspace(settings.workspace)
     try:
-        prepared = prepare_run(settings, ledger)
-        state = convert_batch(settings, prepared.run_id, return_state=True)
-        return BatchResult(build_report(ledger, prepared.run_id), state)
+        prepared = prepare_run(settings, workspace.ledger)
+        return execute(settings, workspace.ledger, prepared.run_id)
     finally:
-        ledger.close()
+        workspace.close()

@@ -15,22 +15,14 @@ import os
 from pathlib import Path
 
 from flows.settings import RunSettings
+from state.files import checksum_of
 from tasks.spec import JobSpec
 
 CONVERTER_VERSION = "1"  # bump when convoy changes what a converter writes
-_CHUNK = 1 << 20
 
 
 class PlanError(Exception):
     """The inputs cannot be planned (missing path, colliding outputs); one line."""
-
-
-def file_digest(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def converter_fingerprint(settings: RunSettings) -> str:
@@ -108,7 +100,7 @@ def plan_jobs(settings: RunSettings) -> list[JobSpec]:
                 )
             by_output[output] = source
             try:
-                content = file_digest(source)
+                content, _ = checksum_of(source)
             except OSError as exc:
                 content = f"unreadable:{exc.errno}"  # the job itself reports input.unreadable
             key = hashlib.sha256(f"{content}:{converter}".encode()).hexdigest()

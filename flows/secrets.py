@@ -11,10 +11,9 @@ import os
 import re
 
 from flows.settings import SettingsError
-from policies.redact import Redactor
+from policies.redact import Redactor, is_sensitive_header
 
 _REFERENCE = re.compile(r"\$\{(env|secret):([^}]+)\}")
-_SENSITIVE = re.compile(r"auth|token|key|secret|cookie|password", re.IGNORECASE)
 
 
 def _secret_block(name: str) -> str:
@@ -49,7 +48,7 @@ def resolve_headers(headers: dict[str, str]) -> tuple[dict[str, str], Redactor]:
 
     for header, template in headers.items():
         value = _REFERENCE.sub(fill(header), template)
-        if _SENSITIVE.search(header):
+        if is_sensitive_header(header):
             secrets.append(value)
             secrets.extend(value.split())  # "Bearer TOKEN": the token alone is secret too
         resolved[header] = value

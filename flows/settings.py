@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from pydantic_settings import SettingsError as _SourceError
 
 from policies.categories import is_valid_category
+from policies.redact import recordable_header
 from policies.thresholds import parse_fail_after
 
 LogLevel = Literal["none", "error", "warning", "information", "debug", "verbose"]
@@ -51,6 +52,7 @@ JOB_FILE_KEYS = {
     "converter.timeout": "timeout",
     "run.workers": "workers",
     "run.timeout": "timeout",
+    "run.grace_period": "grace_period",
     "retry.max_retries": "retries",
     "retry.initial_delay": "retry_delay",
     "retry.backoff_factor": "backoff_factor",
@@ -133,6 +135,8 @@ class RunSettings(BaseSettings):
     log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     log_backups: int = Field(default=5, ge=0)
 
+    grace_period: float = Field(default=10.0, ge=0)
+
     format: Literal["table", "json"] = "table"
     force: bool = False
 
@@ -213,9 +217,10 @@ class RunSettings(BaseSettings):
         return self.log_dir if self.log_dir is not None else self.convoy_dir / "logs"
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-ready settings with every header value hidden (they may hold secrets)."""
+        """JSON-ready settings to record: header references kept, literal secrets masked."""
         data = self.model_dump(mode="json")
-        data["headers"] = {name: "***" for name in self.headers}
+        data["headers"] = {name: recordable_header(name, value)
+                           for name, value in self.headers.items()}
         return data
 
 

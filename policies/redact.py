@@ -17,3 +17,20 @@ class Redactor:
         for secret in self.secrets:
             text = text.replace(secret, MASK)
         return text
+
+
+_SENSITIVE = ("auth", "token", "key", "secret", "cookie", "password")
+REFERENCE_MARKS = ("${env:", "${secret:")
+
+
+def is_sensitive_header(name: str) -> bool:
+    """Header names whose literal values are treated as secrets."""
+    lowered = name.lower()
+    return any(word in lowered for word in _SENSITIVE)
+
+
+def recordable_header(name: str, value: str) -> str:
+    """What may be recorded of a header: references as written, sensitive literals masked."""
+    if any(mark in value for mark in REFERENCE_MARKS) or not is_sensitive_header(name):
+        return value
+    return MASK

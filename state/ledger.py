@@ -67,7 +67,12 @@ jobs = sa.Table(
     sa.Column("parts_total", sa.Integer),
     sa.Column("partial_outputs", sa.Text),
     sa.Column("skip_reason", sa.String),
+    sa.Column("mtime_ns", sa.BigInteger),
+    sa.Column("produced_by", sa.String),  # the run whose attempt wrote the output
+    sa.Column("intent_path", sa.String),  # recorded just before an output is renamed into place
+    sa.Column("intent_checksum", sa.String),
     sa.Column("updated_at", sa.String),
+    sa.Index("jobs_by_key", "key", "status"),
 )
 
 attempts = sa.Table(
@@ -93,6 +98,27 @@ STATUSES = ("succeeded", "failed", "retries_exhausted", "partial", "skipped", "a
 
 class LedgerError(Exception):
     """The ledger cannot be opened or used; one line saying what is wrong."""
+
+
+class LedgerDamaged(LedgerError):
+    """The ledger file exists but is not a usable convoy ledger (corrupt, foreign, unreadable)."""
+
+
+def move_aside(workspace: str | Path) -> Path:
+    """Rename a damaged ledger (and its WAL files) out of the way; never delete it."""
+    db = Path(workspace) / ".convoy" / "ledger.db"
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    target = db.with_name(f"ledger.db.damaged-{stamp}")
+    n = 1
+    while target.exists():
+        target = db.with_name(f"ledger.db.damaged-{stamp}-{n}")
+        n += 1
+    os.rename(db, target)
+    for suffix in ("-wal", "-shm"):
+        side = db.with_name(db.name + suffix)
+        if side.exists():
+            os.rename(side, target.with_name(target.name + suffix))
+    return target
 
 
 class PlannedJob(Protocol):
@@ -136,6 +162,15 @@ class JobRecord:
     parts_total: int | None
     partial_outputs: list[str]
     skip_reason: str | None
+    mtime_ns: int | None = None
+    produced_by: str | None = None
+    intent_path: str | None = None
+    intent_checksum: str | None = None
+
+
+# what a job carries into a new run when it is skipped or continued
+CARRIED = ("status", "output", "checksum", "size", "mtime_ns", "produced_by", "skip_reason",
+           "partial_outputs", "parts_done", "parts_total")
 
 
 @dataclass(frozen=True)
@@ -193,19 +228,24 @@ class Ledger:
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         ledger = cls(engine, convoy_dir)
+        existed = db.exists()
         try:
-            ledger._prepare_schema()
+            ledger._prepare_schema(check=existed)
         except SQLAlchemyError as exc:
             engine.dispose()
             reason = str(exc.orig) if getattr(exc, "orig", None) else type(exc).__name__
-            raise LedgerError(f"ledger {db} is unreadable: {reason}") from None
+            raise LedgerDamaged(f"ledger {db} is unreadable: {reason}") from None
         except LedgerError:
             engine.dispose()
             raise
         return ledger
 
-    def _prepare_schema(self) -> None:
+    def _prepare_schema(self, check: bool) -> None:
         with self._write_lock, self.engine.begin() as conn:
+            if check and self.engine.dialect.name == "sqlite":
+                verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+                if verdict != "ok":
+                    raise LedgerDamaged(f"ledger {self.convoy_dir / 'ledger.db'} is corrupt: {verdict}")
             existing = set(sa.inspect(conn).get_table_names())
             if "meta" in existing:
                 row = conn.execute(
@@ -213,12 +253,12 @@ class Ledger:
                 ).first()
                 if row is None or row[0] != str(SCHEMA_VERSION):
                     found = row[0] if row else "none"
-                    raise LedgerError(
+                    raise LedgerDamaged(
                         f"ledger {self.convoy_dir / 'ledger.db'} has schema version {found}, "
                         f"this convoy reads version {SCHEMA_VERSION}"
                     )
             elif existing:
-                raise LedgerError(
+                raise LedgerDamaged(
                     f"ledger {self.convoy_dir / 'ledger.db'} holds foreign tables, not a convoy schema"
                 )
             metadata.create_all(conn)
@@ -245,13 +285,23 @@ class Ledger:
         ))
         return run_id
 
-    def add_jobs(self, run_id: str, planned: Iterable[PlannedJob]) -> None:
+    def add_jobs(self, run_id: str, planned: Iterable[PlannedJob],
+                 carried: dict[str, dict[str, Any]] | None = None) -> None:
+        """Jobs of a new run, pending unless ``carried`` gives a job's state (skip, parts)."""
         stamp = now()
-        rows = [
-            dict(run_id=run_id, job_id=j.id, key=j.key, input=j.input, source=j.source,
-                 target=j.output, status="pending", attempts=0, parts_done=0, updated_at=stamp)
-            for j in planned
-        ]
+        carried = carried or {}
+        rows = []
+        for j in planned:
+            row = dict(run_id=run_id, job_id=j.id, key=j.key, input=j.input, source=j.source,
+                       target=j.output, status="pending", attempts=0, parts_done=0,
+                       updated_at=stamp, output=None, checksum=None, size=None, mtime_ns=None,
+                       produced_by=None, skip_reason=None, partial_outputs=None, parts_total=None)
+            extra = carried.get(j.id)
+            if extra:
+                row.update(extra)
+                if isinstance(row["partial_outputs"], list):
+                    row["partial_outputs"] = json.dumps(row["partial_outputs"])
+            rows.append(row)
         if rows:
             with self._write_lock, self.engine.begin() as conn:
                 conn.execute(sa.insert(jobs), rows)
@@ -289,9 +339,11 @@ class Ledger:
     def finish_job(self, run_id: str, job_id: str, status: str, *, attempts: int | None = None,
                    output: str | None = None, checksum: str | None = None,
                    size: int | None = None, error: dict[str, Any] | None = None,
-                   skip_reason: str | None = None) -> None:
+                   skip_reason: str | None = None, mtime_ns: int | None = None,
+                   produced_by: str | None = None) -> None:
         values: dict[str, Any] = dict(
             status=status, output=output, checksum=checksum, size=size, skip_reason=skip_reason,
+            mtime_ns=mtime_ns, produced_by=produced_by,
             error_category=(error or {}).get("category"), error_message=(error or {}).get("message"),
             error_retryable=(error or {}).get("retryable"), updated_at=now(),
         )
@@ -299,6 +351,11 @@ class Ledger:
             values["attempts"] = attempts
         self._write(sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id)
                     .values(**values))
+
+    def record_intent(self, run_id: str, job_id: str, path: str, checksum: str) -> None:
+        """The output about to be renamed into place: adopted after a crash if it matches."""
+        self._write(sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id)
+                    .values(intent_path=path, intent_checksum=checksum, updated_at=now()))
 
     def record_parts(self, run_id: str, job_id: str, paths: list[str], total: int) -> None:
         """Finalized chunk outputs of a job, recorded after each is in place."""
@@ -342,9 +399,12 @@ class Ledger:
         return self._run(rows[0]) if rows else None
 
     def jobs(self, run_id: str) -> list[JobRecord]:
-        rows = self._rows(sa.select(jobs).where(jobs.c.run_id == run_id).order_by(jobs.c.input))
+        return self._job_records(sa.select(jobs).where(jobs.c.run_id == run_id)
+                                 .order_by(jobs.c.input))
+
+    def _job_records(self, query: Any) -> list[JobRecord]:
         out = []
-        for row in rows:
+        for row in self._rows(query):
             m = dict(row._mapping)
             m["partial_outputs"] = json.loads(m["partial_outputs"] or "[]")
             m.pop("updated_at")
@@ -352,8 +412,22 @@ class Ledger:
         return out
 
     def job(self, run_id: str, job_id: str) -> JobRecord | None:
-        found = [j for j in self.jobs(run_id) if j.job_id == job_id]
+        found = self._job_records(sa.select(jobs).where(jobs.c.run_id == run_id,
+                                                        jobs.c.job_id == job_id))
         return found[0] if found else None
+
+    def cached_outputs(self, keys: Iterable[str]) -> dict[str, JobRecord]:
+        """For each key, the newest job record that succeeded (or was skipped) with an output."""
+        wanted = list(keys)
+        found: dict[str, JobRecord] = {}
+        for start in range(0, len(wanted), 500):
+            query = (sa.select(jobs).where(jobs.c.key.in_(wanted[start:start + 500]),
+                                           jobs.c.status.in_(("succeeded", "skipped")),
+                                           jobs.c.output.is_not(None))
+                     .order_by(jobs.c.updated_at))
+            for record in self._job_records(query):
+                found[record.key] = record
+        return found
 
     def attempts(self, run_id: str, job_id: str | None = None) -> list[AttemptRecord]:
         query = sa.select(attempts).where(attempts.c.run_id == run_id)

@@ -13,7 +13,7 @@ from typing import Iterator
 from policies.classify import classify_os_error
 from state.atomic import write_atomic
 from tasks.errors import AttemptError
-from tasks.outputs import Finalized, discard, finalize_output, reserve_temp
+from tasks.outputs import Finalized, Intent, discard, finalize_output, reserve_temp
 
 _MARK = ".part"
 
@@ -53,7 +53,7 @@ def write_part(path: str, content: bytes) -> None:
         raise AttemptError(classify_os_error("output", exc)) from None
 
 
-def join_parts(parts: dict[int, str], output: str) -> Finalized:
+def join_parts(parts: dict[int, str], output: str, intent: Intent = None) -> Finalized:
     """Join the parts in order into the final output, atomically; then remove the parts."""
     temp = reserve_temp(output)
     try:
@@ -65,7 +65,7 @@ def join_parts(parts: dict[int, str], output: str) -> Finalized:
                             target.write(block)
         except OSError as exc:
             raise AttemptError(classify_os_error("output", exc)) from None
-        done = finalize_output(temp, output)
+        done = finalize_output(temp, output, intent)
     finally:
         discard(temp)
     for path in parts.values():

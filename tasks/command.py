@@ -63,7 +63,7 @@ class CommandConverter:
             self._run(self.render(job, temp))
             if not os.path.exists(temp):
                 raise AttemptError(Failure(COMMAND_FAILED, "program exited 0 but wrote no output"))
-            return finalize_output(temp, job.output)
+            return finalize_output(temp, job.output, getattr(context, "intend", None))
         finally:
             discard(temp)
 

@@ -63,7 +63,7 @@ class HttpConverter:
             try:
                 with open(temp, "wb") as handle:
                     handle.write(content)
-                return finalize_output(temp, job.output)
+                return finalize_output(temp, job.output, context.intend)
             finally:
                 discard(temp)
         chunks = read_chunks(job.source, self.chunk_lines)
@@ -77,7 +77,7 @@ class HttpConverter:
             write_part(path, content)
             done[index] = path
             context.part_finished(done, total)
-        return join_parts(done, job.output)
+        return join_parts(done, job.output, context.intend)
 
     def call(self, job: JobSpec, part: int, body: bytes) -> bytes:
         """One request; the converted content, or AttemptError with its category."""

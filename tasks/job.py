@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
+from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
 
 from policies.backoff import Backoff, honour_retry_after
@@ -37,6 +37,7 @@ class JobContext(Protocol):
     def done_parts(self) -> dict[int, str]: ...
     def part_finished(self, parts: dict[int, str], total: int) -> None: ...
     def should_stop(self) -> bool: ...
+    def intend(self, path: str, checksum: str) -> None: ...
 
 
 class Converter(Protocol):
@@ -85,6 +86,27 @@ def unregister(run_id: str) -> None:
     _runtimes.pop(run_id, None)
 
 
+class JobKeyCache(CachePolicy):
+    """Prefect's cache key for a job is convoy's job key: input content + converter settings.
+
+    It answers "already done?" when the ledger is gone (moved aside); results
+    live under the workspace's ``.convoy/results``.
+    """
+
+    def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+                    **kwargs: Any) -> str | None:
+        job = inputs.get("job") or {}
+        return f"convoy-{job['key']}" if job.get("key") else None
+
+
+class JobStopped(Exception):
+    """The run stopped (threshold or signal) before or during this job; not a job failure."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class JobFailed(Exception):
     """An attempt failed; ``will_retry`` tells Prefect whether another attempt follows."""
 
@@ -120,16 +142,22 @@ class _LedgerContext:
     def should_stop(self) -> bool:
         return self.runtime.stop.is_set() and self.runtime.stop_at_chunks
 
+    def intend(self, path: str, checksum: str) -> None:
+        self.runtime.ledger.record_intent(self.runtime.run_id, self.spec.id, path, checksum)
+
 
 def _attempt_number() -> int:
     context = TaskRunContext.get()
     return context.task_run.run_count if context and context.task_run else 1
 
 
-@task(name="convert", task_run_name="convert[{input_name}]", cache_policy=NO_CACHE,
+@task(name="convert", task_run_name="convert[{input_name}]", cache_policy=JobKeyCache(),
       persist_result=False, retry_condition_fn=retry_if_decided)
-def convert(run_id: str, job: dict[str, str], input_name: str) -> str:
-    """Run one attempt of one job and record it; raise JobFailed when it failed."""
+def convert(run_id: str, job: dict[str, str], input_name: str) -> dict[str, Any]:
+    """Run one attempt of one job and record it; raise JobFailed when it failed.
+
+    A success returns the output's facts: they are what Prefect's result cache keeps.
+    """
     runtime = _runtimes[run_id]
     spec = JobSpec(**job)
     ledger = runtime.ledger
@@ -140,7 +168,7 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> str:
             status = runtime.stop_status or "aborted"
             ledger.finish_job(run_id, spec.id, status, attempts=number - 1)
             log.info("%s: %s before attempt %d", spec.input, status, number)
-            return status
+            raise JobStopped(status)
         attempt = ledger.start_attempt(run_id, spec.id, number)
         log.log(5, "%s: attempt %d started", spec.input, number)
         try:
@@ -151,7 +179,7 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> str:
             ledger.finish_job(run_id, spec.id, status, attempts=number)
             log.info("%s: %s at a chunk boundary, %d part(s) kept", spec.input, status,
                      context.parts_done)
-            return status
+            raise JobStopped(status)
         except AttemptError as exc:
             failure = exc.failure
         except Exception as exc:  # a bug in convoy: keep the traceback in the log file
@@ -160,9 +188,11 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> str:
         else:
             ledger.end_attempt(attempt, outcome="succeeded")
             ledger.finish_job(run_id, spec.id, "succeeded", attempts=number, output=done.output,
-                              checksum=done.checksum, size=done.size)
+                              checksum=done.checksum, size=done.size, mtime_ns=done.mtime_ns,
+                              produced_by=run_id)
             log.info("%s: succeeded (attempt %d)", spec.input, number)
-            return "succeeded"
+            return {"output": done.output, "checksum": done.checksum, "size": done.size,
+                    "mtime_ns": done.mtime_ns, "produced_by": run_id}
     return _after_failure(runtime, spec, number, attempt, failure, context.parts_done)
 
 
@@ -173,6 +203,8 @@ def _after_failure(runtime: JobRuntime, spec: JobSpec, number: int, attempt: int
     runtime.count_failure(failure)
     decision: str = runtime.policy.decide(failure, number)
     delay = None
+    if runtime.stop_status == "interrupted":
+        decision = "interrupted"  # killed at the end of the grace period: not the job's fault
     if decision == "retry":
         if runtime.stop.is_set():
             decision = runtime.stop_status or "aborted"
@@ -191,6 +223,8 @@ def _after_failure(runtime: JobRuntime, spec: JobSpec, number: int, attempt: int
     error = {"category": failure.category, "message": failure.message,
              "retryable": runtime.policy.is_retryable(failure)}
     ledger.finish_job(run_id, spec.id, decision, attempts=number, error=error)
+    if decision in ("aborted", "interrupted"):
+        raise JobStopped(decision)
     log.error("%s: %s after %d attempt(s): %s: %s", spec.input, decision, number,
               failure.category, failure.message)
     raise JobFailed(failure, will_retry=False)

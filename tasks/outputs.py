@@ -1,16 +1,27 @@
-"""Finalizing an output: from a temporary file beside it to the final name, atomically."""
+"""Finalizing an output: from a temporary file beside it to the final name, atomically.
+
+Before the rename the job records its intent (path and checksum) in the
+ledger, after it the success: a crash in between leaves a complete file that
+the next resume adopts by its checksum instead of making it again.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
+import signal
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Callable, Optional
 
 from policies.classify import classify_os_error
 from state.atomic import TEMP_MARK, finalize
+from state.files import checksum_of
 from tasks.errors import AttemptError
+
+
+Intent = Optional[Callable[[str, str], None]]  # (final path, checksum) recorded before rename
+
+FAULT_VARIABLE = "CONVOY_FAULT"  # tests only: "before-rename" or "after-rename", optional ":NAME"
 
 
 @dataclass(frozen=True)
@@ -18,16 +29,17 @@ class Finalized:
     output: str
     checksum: str
     size: int
+    mtime_ns: int
 
 
-def checksum_of(path: str | Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
+def _fault_point(point: str, final: str) -> None:
+    """Die here, as a power cut would, when a test asks for it through the environment."""
+    wanted = os.environ.get(FAULT_VARIABLE)
+    if not wanted:
+        return
+    where, _, name = wanted.partition(":")
+    if where == point and (not name or os.path.basename(final) == name):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def reserve_temp(final: str) -> str:
@@ -56,12 +68,17 @@ def discard(temp: str) -> None:
         pass
 
 
-def finalize_output(temp: str, final: str) -> Finalized:
+def finalize_output(temp: str, final: str, intent: Intent = None) -> Finalized:
     """Flush and rename ``temp`` into place; only then does the output count."""
     try:
         checksum, size = checksum_of(temp)
+        if intent is not None:
+            intent(final, checksum)
+        _fault_point("before-rename", final)
         finalize(temp, final)
+        _fault_point("after-rename", final)
+        mtime_ns = os.stat(final).st_mtime_ns
     except OSError as exc:
         discard(temp)
         raise AttemptError(classify_os_error("output", exc)) from None
-    return Finalized(final, checksum, size)
+    return Finalized(final, checksum, size, mtime_ns)

@@ -54,6 +54,6 @@ class PythonConverter:
                     handle.write(data)
             if not os.path.exists(temp):
                 raise AttemptError(Failure(PYTHON_FAILED, "function returned nothing and wrote no output"))
-            return finalize_output(temp, job.output)
+            return finalize_output(temp, job.output, getattr(context, "intend", None))
         finally:
             discard(temp)
