@@ -29,6 +29,12 @@ max_retries = 0
 """
 
 
+@pytest.fixture(autouse=True)
+def journal(tmp_path, monkeypatch):
+    """Every program run appends to tmp_path/journal.txt (set before `convoy` copies the env)."""
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "journal.txt"))
+
+
 def _batch(tmp_path, texts, workers=4):
     docs = tmp_path / "docs"
     docs.mkdir(exist_ok=True)
