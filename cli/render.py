@@ -41,6 +41,8 @@ def print_status(report: Report, console: Console) -> None:
     run = report.run
     console.print(f"run {run.id}  {run.status}  started {run.started_at}  ended {run.ended_at or '-'}",
                   markup=False, highlight=False)
+    if run.abort_reason:
+        console.print(f"  why: {run.abort_reason}", markup=False, highlight=False)
     for status, count in report.totals.items():
         if count:
             console.print(f"  {status:<18} {count}", markup=False, highlight=False)
@@ -65,3 +67,17 @@ def print_runs(runs: list[tuple[RunRecord, dict[str, int]]], console: Console) -
         table.add_row(run.id, run.status, run.started_at, run.ended_at or "-", str(total),
                       str(good), str(total - good))
     console.print(table)
+
+
+def print_plan(decisions: list, console: Console) -> None:
+    """The resume plan: what would be skipped, run or continued, and why."""
+    table = Table(show_edge=False, pad_edge=False)
+    for name in ("action", "input", "reason"):
+        table.add_column(name, overflow="fold")
+    order = {"run": 0, "continue": 1, "skip": 2}
+    for decision in sorted(decisions, key=lambda d: (order[d.action], d.input)):
+        table.add_row(decision.action, decision.input, decision.reason)
+    console.print(table)
+    counts = {a: sum(1 for d in decisions if d.action == a) for a in ("skip", "run", "continue")}
+    console.print(f"resume would skip {counts['skip']}, run {counts['run']} and continue "
+                  f"{counts['continue']} job(s); nothing was changed", markup=False, highlight=False)

@@ -55,7 +55,7 @@ def _job_task(settings: RunSettings, refresh: bool) -> Any:
     return convert.with_options(
         retries=settings.retries,
         retry_delay_seconds=0,  # the task waits out its own backoff, outside its slot
-        cache_policy=JobKeyCache().configure(key_storage=results),
+        cache_policy=JobKeyCache(),
         result_storage=results,
         result_serializer="json",
         persist_result=True,

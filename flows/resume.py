@@ -11,7 +11,7 @@ from typing import Any
 
 from flows.batch import BatchResult, execute
 from flows.logs import configure_logging
-from flows.prepare import prepare_resume, rebuild_last_run
+from flows.prepare import PreparedRun, prepare_resume, rebuild_last_run
 from flows.settings import RunSettings, SettingsError, load_settings
 from flows.workspace import open_for_reading, open_workspace
 from policies.redact import MASK
@@ -33,7 +33,7 @@ def resume_settings(snapshot: dict[str, Any], overrides: dict[str, Any]) -> RunS
     return load_settings(None, values)
 
 
-def _latest(ledger: Ledger, workspace: Path) -> RunRecord:
+def latest_run(ledger: Ledger, workspace: Path) -> RunRecord:
     previous = ledger.latest_run()
     if previous is None:
         raise ResumeError(f"no run to resume in {workspace}: start one with `convoy run JOBFILE`")
@@ -47,10 +47,24 @@ def plan_resume_for(workspace: str | Path) -> list[ResumeDecision]:
         raise ResumeError(f"no run to resume in {workspace}: start one with `convoy run JOBFILE`")
     ledger = open_for_reading(workspace)
     try:
-        previous = _latest(ledger, workspace)
+        previous = latest_run(ledger, workspace)
         return plan_resume(ledger.jobs(previous.id), previous.id)
     finally:
         ledger.close()
+
+
+def start_resume(ledger: Ledger, workspace: Path, overrides: dict[str, Any],
+                 rebuild: bool = False) -> tuple[RunSettings, PreparedRun]:
+    """Record the resume run (the caller holds the workspace): its settings and its jobs."""
+    if rebuild:
+        try:
+            previous = rebuild_last_run(ledger, lambda s: resume_settings(s, overrides))
+        except FileNotFoundError as exc:
+            raise ResumeError(f"cannot rebuild: {exc}") from None
+    else:
+        previous = latest_run(ledger, workspace)
+    settings = resume_settings(previous.settings, {**overrides, "workspace": str(workspace)})
+    return settings, prepare_resume(settings, ledger, previous)
 
 
 def resume_batch(workspace: str | Path, overrides: dict[str, Any], rebuild: bool = False,
@@ -61,21 +75,13 @@ def resume_batch(workspace: str | Path, overrides: dict[str, Any], rebuild: bool
         raise ResumeError(f"no run to resume in {workspace}: start one with `convoy run JOBFILE`")
     opened = open_workspace(workspace, refuse_damaged=not rebuild)
     try:
-        ledger = opened.ledger
-        if rebuild:
-            try:
-                previous = rebuild_last_run(ledger, lambda s: resume_settings(s, overrides))
-            except FileNotFoundError as exc:
-                raise ResumeError(f"cannot rebuild: {exc}") from None
-        else:
-            previous = _latest(ledger, workspace)
-        settings = resume_settings(previous.settings, {**overrides, "workspace": str(workspace)})
+        settings, prepared = start_resume(opened.ledger, workspace, overrides, rebuild)
         configure_logging(settings.log_level, settings.effective_log_dir, settings.log_max_bytes,
                           settings.log_backups, to_stderr=False)
-        prepared = prepare_resume(settings, ledger, previous)
-        return execute(settings, ledger, prepared.run_id)
+        return execute(settings, opened.ledger, prepared.run_id)
     finally:
         opened.close()
 
 
-__all__ = ["ResumeError", "plan_resume_for", "resume_batch", "resume_settings", "SettingsError"]
+__all__ = ["ResumeError", "plan_resume_for", "resume_batch", "resume_settings", "start_resume",
+           "SettingsError"]

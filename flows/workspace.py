@@ -57,10 +57,16 @@ def open_workspace(path: Path, refuse_damaged: bool = False) -> Workspace:
 
 
 def open_for_reading(path: Path) -> Ledger:
-    """The ledger for status and reports; runs left by dead processes are repaired first."""
+    """The ledger for status, reports and plans; runs left by dead processes are repaired.
+
+    A damaged ledger is left where it is: only ``resume`` and ``run`` move it aside.
+    """
     if not (path / ".convoy" / "ledger.db").exists():
         raise LedgerError(f"no run in {path}: start one with `convoy run JOBFILE`")
-    ledger = _open_or_move_aside(path, refuse=True)
+    try:
+        ledger = Ledger.open(path)
+    except LedgerDamaged as exc:
+        raise LedgerError(f"{exc}; `convoy resume` moves it aside and says how to recover") from None
     lock = WorkspaceLock(path / ".convoy")
     if lock.is_free():
         reconcile(ledger)

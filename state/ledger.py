@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from state.atomic import write_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 from policies.categories import COMMAND_FAILED, COMMAND_TIMEOUT
 from policies.classify import classify_exit, classify_os_error
@@ -16,6 +20,23 @@ from tasks.errors import AttemptError
 from tasks.outputs import Finalized, discard, finalize_output, reserve_temp
 from tasks.spec import JobSpec
 
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec hook asking Linux to kill the program when convoy's thread dies (kill -9)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    PR_SET_PDEATHSIG = 1
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    return hook if sys.platform.startswith("linux") else None
+
+
+_PREEXEC = _die_with_parent()
 
 # only these are filled in: other braces (awk programs, inline scripts) stay as written
 _PLACEHOLDER = re.compile(r"\{(input|output|name|stem|jobdir)\}")
@@ -70,7 +91,8 @@ class CommandConverter:
     def _run(self, argv: list[str]) -> None:
         try:
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE, start_new_session=True)
+                                       stderr=subprocess.PIPE, start_new_session=True,
+                                       preexec_fn=_PREEXEC)
         except OSError as exc:
             raise AttemptError(classify_os_error("program", exc)) from None
         with self._lock:

@@ -152,7 +152,7 @@ def _attempt_number() -> int:
 
 
 @task(name="convert", task_run_name="convert[{input_name}]", cache_policy=JobKeyCache(),
-      persist_result=False, retry_condition_fn=retry_if_decided)
+      persist_result=True, result_serializer="json", retry_condition_fn=retry_if_decided)
 def convert(run_id: str, job: dict[str, str], input_name: str) -> dict[str, Any]:
     """Run one attempt of one job and record it; raise JobFailed when it failed.
 
