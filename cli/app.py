@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from flows.plan import PlanError
+from flows.server import ServerUnreachable, require_reachable_server
 from flows.settings import SettingsError, load_settings
 from state.ledger import Ledger, LedgerError
 
@@ -95,7 +96,7 @@ def run(
     configure_logging(settings.log_level, settings.effective_log_dir, settings.log_max_bytes,
                       settings.log_backups)
     ledger = Ledger.open(settings.workspace)
-    prepared = prepare_run(settings, ledger)
+    prepared = prepare_run(settings, ledger, before_recording=require_reachable_server)
     if not prepared.jobs:
         ledger.finish_run(prepared.run_id, "succeeded")
         raise UsageProblem("the inputs hold no file to convert")
@@ -203,7 +204,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(EXIT_INTERRUPTED)
-    except (SettingsError, PlanError, LedgerError, UsageProblem) as exc:
+    except (SettingsError, PlanError, LedgerError, UsageProblem, ServerUnreachable) as exc:
         _refuse(str(exc))
     except KeyboardInterrupt:
         print("convoy: interrupted", file=sys.stderr)

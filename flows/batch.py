@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from prefect.futures import PrefectFuture, wait
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.artifacts import LiveProgress, name_flow_run, publish_report
 from flows.logs import configure_logging
+from flows.parameters import resolve_settings
 from flows.plan import plan_jobs
 from flows.settings import RunSettings, SettingsError, load_settings
 from policies.backoff import Backoff
@@ -76,10 +79,16 @@ def retry_delays(settings: RunSettings) -> list[float]:
     return backoff.delays(min(settings.retries, MAX_LISTED_DELAYS))
 
 
-def prepare_run(settings: RunSettings, ledger: Ledger) -> PreparedRun:
-    """Plan the jobs and record the run (ledger and run file) before any job starts."""
+def prepare_run(settings: RunSettings, ledger: Ledger,
+                before_recording: Callable[[], None] | None = None) -> PreparedRun:
+    """Plan the jobs and record the run (ledger and run file) before any job starts.
+
+    ``before_recording`` may still refuse the run (by raising) once the inputs are known good.
+    """
     build_converter(settings)  # refuse an unusable converter before recording anything
     jobs = plan_jobs(settings)
+    if before_recording is not None:
+        before_recording()
     snapshot = settings.snapshot()
     run_id = ledger.create_run(snapshot)
     ledger.add_jobs(run_id, jobs)
@@ -164,15 +173,20 @@ def _settle(ledger: Ledger, run_id: str, interrupted: bool) -> tuple[str, State]
 def convert_batch(settings: RunSettings | str | Path, run_id: str | None = None) -> State:
     """Convert every job of a run; ``settings`` may be a job file path.
 
-    Without ``run_id`` the run is planned and recorded here; the CLI prepares it
-    first, so that bad inputs are refused before Prefect starts.
+    Without ``run_id`` (a deployment's run) the run is planned and recorded here,
+    with convoy's logging; the CLI prepares it first, so that bad inputs are
+    refused before Prefect starts. ``settings`` may also be a dict of settings
+    (flows/parameters.py).
     """
-    if not isinstance(settings, RunSettings):
-        settings = load_settings(settings, {})
+    settings = resolve_settings(settings)
+    if run_id is None:
+        configure_logging(settings.log_level, settings.effective_log_dir, settings.log_max_bytes,
+                          settings.log_backups, to_stderr=False)
     ledger = Ledger.open(settings.workspace)
     try:
         if run_id is None:
             run_id = prepare_run(settings, ledger).run_id
+        name_flow_run(run_id)
         jobs = [JobSpec(j.job_id, j.input, j.source, j.target, j.key)
                 for j in ledger.jobs(run_id) if j.status == "pending"]
         runtime = JobRuntime(run_id=run_id, ledger=ledger, converter=build_converter(settings),
@@ -181,11 +195,13 @@ def convert_batch(settings: RunSettings | str | Path, run_id: str | None = None)
         register(runtime)
         try:
             log.info("run %s: %d jobs, %d workers", run_id, len(jobs), settings.workers)
-            _submit_all(runtime, jobs, settings)
+            with LiveProgress(ledger, run_id):
+                _submit_all(runtime, jobs, settings)
         finally:
             unregister(run_id)
         status, state = _settle(ledger, run_id, runtime.stop.is_set())
         log.info("run %s ended %s", run_id, status)
+        publish_report(build_report(ledger, run_id))
         return state
     finally:
         ledger.close()

@@ -24,6 +24,7 @@ from state.ledger import Ledger
 from tasks.errors import AttemptError
 from tasks.outputs import Finalized
 from tasks.spec import JobSpec
+from tasks.states import job_state
 
 log = logging.getLogger("convoy.job")
 
@@ -82,8 +83,11 @@ def _error(failure: Failure, policy: RetryPolicy) -> dict[str, Any]:
 
 @task(name="convert", task_run_name="convert[{input_name}]", cache_policy=NO_CACHE,
       persist_result=False, retry_condition_fn=retry_if_decided)
-def convert(run_id: str, job: dict[str, str], input_name: str) -> str:
-    """Run one attempt of one job and record it; raise JobFailed when it failed."""
+def convert(run_id: str, job: dict[str, str], input_name: str) -> Any:
+    """Run one attempt of one job and record it; raise JobFailed when another attempt follows.
+
+    A job that ends without its output returns its named final state (tasks/states.py).
+    """
     runtime = _runtimes[run_id]
     spec = JobSpec(**job)
     ledger = runtime.ledger
@@ -91,7 +95,7 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> str:
     with runtime.slots:
         if runtime.stop.is_set():
             ledger.finish_job(run_id, spec.id, "interrupted", attempts=number - 1)
-            return "interrupted"
+            return job_state("interrupted", "the run was stopped before this attempt")
         attempt = ledger.start_attempt(run_id, spec.id, number)
         log.debug("%s: attempt %d started", spec.input, number)
         try:
@@ -121,4 +125,4 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> str:
     ledger.finish_job(run_id, spec.id, decision, attempts=number, error=_error(failure, runtime.policy))
     log.error("%s: %s after %d attempt(s): %s: %s", spec.input, decision, number,
               failure.category, failure.message)
-    raise JobFailed(failure, will_retry=False)
+    return job_state(decision, f"{failure.category}: {failure.message}")
