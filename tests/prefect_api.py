@@ -6,7 +6,8 @@ Every wait is bounded; a helper that gives up raises AssertionError with what it
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
@@ -79,7 +80,8 @@ def task_states(flow_run_id: UUID | str, expected: int, timeout: float = 30) -> 
 def artifacts(flow_run_id: UUID | str | None = None, key: str | None = None) -> list[Any]:
     with get_client(sync_client=True) as client:
         return client.read_artifacts(artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(str(flow_run_id))]) if flow_run_id else None,
+            flow_run_id=(ArtifactFilterFlowRunId(any_=[UUID(str(flow_run_id))])
+                         if flow_run_id else None),
             key=ArtifactFilterKey(any_=[key]) if key else None))
 
 

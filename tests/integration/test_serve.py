@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
@@ -39,7 +39,7 @@ def _job(folder):
 
 def _a_cron_far_from_now() -> str:
     """Twelve hours away: the schedule exists but never fires while the test runs."""
-    later = datetime.now() + timedelta(hours=12)
+    later = datetime.now(UTC) + timedelta(hours=12)  # served crons are UTC
     return f"{later.minute} {later.hour} * * *"
 
 
@@ -67,7 +67,8 @@ def test_the_served_flow_runs_once_on_demand(prefect_server, tmp_path):
         try:
             final = prefect_api.wait_final(run.id, timeout=120)
         except AssertionError:
-            raise AssertionError(f"alive={server.poll() is None}; log:\n{log.read_text()}")
+            raise AssertionError(
+                f"alive={server.poll() is None}; log:\n{log.read_text()}") from None
     assert final.state.type.value == "COMPLETED", log.read_text()
     assert final.state.message == "2 jobs succeeded"
     assert (tmp_path / "out" / "a.md").read_text() == "SERVED"
