@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from flows.plan import PlanError
+from flows.server import ServerUnreachable, require_reachable_server
 from flows.settings import SettingsError, load_settings
 from state.ledger import Ledger, LedgerError
 from state.lock import WorkspaceBusy
@@ -98,7 +99,8 @@ def run(
                       settings.log_backups)
     workspace_ = open_workspace(settings.workspace)
     try:
-        prepared = prepare_run(settings, workspace_.ledger)
+        prepared = prepare_run(settings, workspace_.ledger,
+                               before_recording=require_reachable_server)
         if not prepared.jobs:
             workspace_.ledger.finish_run(prepared.run_id, "succeeded")
             raise UsageProblem("the inputs hold no file to convert")
@@ -149,6 +151,7 @@ def resume(
             return
         if not rebuild and not (where / ".convoy" / "ledger.db").exists():
             raise UsageProblem(f"no run to resume in {where}: start one with `convoy run JOBFILE`")
+        require_reachable_server()
         opened = open_workspace(where, refuse_damaged=not rebuild)
         try:
             settings, prepared = start_resume(opened.ledger, where, overrides, rebuild)
@@ -271,7 +274,8 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(EXIT_INTERRUPTED)
-    except (SettingsError, PlanError, LedgerError, UsageProblem, WorkspaceBusy) as exc:
+    except (SettingsError, PlanError, LedgerError, UsageProblem, WorkspaceBusy,
+            ServerUnreachable) as exc:
         _refuse(str(exc))
     except KeyboardInterrupt:
         print("convoy: interrupted", file=sys.stderr)

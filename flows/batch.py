@@ -19,9 +19,11 @@ from prefect.futures import PrefectFuture, wait
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.artifacts import LiveProgress, name_flow_run, publish_report
 from flows.converters import backoff, build_converter, retry_policy
 from flows.interrupts import graceful_interrupts
 from flows.logs import configure_logging
+from flows.parameters import resolve_settings
 from flows.prepare import PreparedRun, prepare_run
 from flows.settings import RunSettings, load_settings
 from flows.workspace import open_workspace
@@ -142,7 +144,11 @@ def _settle(ledger: Ledger, run_id: str, runtime: JobRuntime) -> tuple[str, Stat
     good = counts.get("succeeded", 0) + counts.get("skipped", 0)
     if good == total:
         ledger.finish_run(run_id, "succeeded")
-        return "succeeded", Completed(message=f"{total} jobs succeeded or were already done")
+        skipped = counts.get("skipped", 0)
+        message = f"{total} jobs succeeded"
+        if skipped:
+            message = f"{total - skipped} jobs succeeded, {skipped} were already done"
+        return "succeeded", Completed(message=message)
     ledger.finish_run(run_id, "failed")
     return "failed", Failed(message=f"{total - good} of {total} jobs did not succeed")
 
@@ -151,15 +157,28 @@ def _settle(ledger: Ledger, run_id: str, runtime: JobRuntime) -> tuple[str, Stat
 def convert_batch(settings: RunSettings | str | Path, run_id: str | None = None) -> State:
     """Convert every pending job of a run; ``settings`` may be a job file path.
 
-    Without ``run_id`` the run is planned and recorded here; the CLI prepares it
-    first, so that bad inputs are refused before Prefect starts.
+    Without ``run_id`` (a deployment's run) the run is planned and recorded here,
+    with convoy's logging and the workspace lock; the CLI prepares it first, so
+    that bad inputs are refused before Prefect starts. ``settings`` may also be
+    a dict of settings (flows/parameters.py).
     """
-    if not isinstance(settings, RunSettings):
-        settings = load_settings(settings, {})
+    settings = resolve_settings(settings)
+    if run_id is None:
+        configure_logging(settings.log_level, settings.effective_log_dir, settings.log_max_bytes,
+                          settings.log_backups, to_stderr=False)
+        workspace = open_workspace(settings.workspace)
+        try:
+            run_id = prepare_run(settings, workspace.ledger).run_id
+            return _convert(settings, run_id)
+        finally:
+            workspace.close()
+    return _convert(settings, run_id)
+
+
+def _convert(settings: RunSettings, run_id: str) -> State:
     ledger = Ledger.open(settings.workspace)
     try:
-        if run_id is None:
-            run_id = prepare_run(settings, ledger).run_id
+        name_flow_run(run_id)
         jobs = [JobSpec(j.job_id, j.input, j.source, j.target, j.key)
                 for j in ledger.jobs(run_id) if j.status == "pending"]
         converter = build_converter(settings)
@@ -172,7 +191,7 @@ def convert_batch(settings: RunSettings | str | Path, run_id: str | None = None)
         size = pool_size(settings.workers)
         try:
             log.info("run %s: %d jobs to run, %d workers", run_id, len(jobs), settings.workers)
-            with graceful_interrupts(runtime, settings.grace_period):
+            with graceful_interrupts(runtime, settings.grace_period), LiveProgress(ledger, run_id):
                 hits = _submit_all(runtime, jobs, _job_task(settings, settings.force), size)
                 again = _settle_cache_hits(ledger, run_id, hits)
                 if again and not runtime.stop.is_set():
@@ -185,6 +204,7 @@ def convert_batch(settings: RunSettings | str | Path, run_id: str | None = None)
                 close()
         status, state = _settle(ledger, run_id, runtime)
         log.info("run %s ended %s", run_id, status)
+        publish_report(build_report(ledger, run_id))
         return state
     finally:
         ledger.close()

@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from flows.converters import build_converter
 from flows.plan import converter_fingerprint, plan_jobs
@@ -71,10 +71,16 @@ def _record(ledger: Ledger, settings: RunSettings, jobs: list[JobSpec],
     return run_id
 
 
-def prepare_run(settings: RunSettings, ledger: Ledger) -> PreparedRun:
-    """Plan the jobs and record the run (ledger and run file) before any job starts."""
+def prepare_run(settings: RunSettings, ledger: Ledger,
+                before_recording: Callable[[], None] | None = None) -> PreparedRun:
+    """Plan the jobs and record the run (ledger and run file) before any job starts.
+
+    ``before_recording`` may still refuse the run (by raising) once the inputs are known good.
+    """
     build_converter(settings)  # refuse an unusable converter before recording anything
     jobs = plan_jobs(settings)
+    if before_recording is not None:
+        before_recording()
     carried = {} if settings.force else cached_skips(ledger, jobs)
     remove_stray_temps(settings.output)
     return PreparedRun(_record(ledger, settings, jobs, carried), jobs)

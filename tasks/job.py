@@ -17,6 +17,8 @@ from typing import Any, Protocol
 from prefect import task
 from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
+from prefect.states import State
+from prefect.transactions import get_transaction
 
 from policies.backoff import Backoff, honour_retry_after
 from policies.categories import INTERNAL
@@ -27,6 +29,7 @@ from tasks.chunks import existing_parts
 from tasks.errors import AttemptError, Halted
 from tasks.outputs import Finalized
 from tasks.spec import JobSpec
+from tasks.states import job_state
 
 log = logging.getLogger("convoy.job")
 
@@ -99,14 +102,6 @@ class JobKeyCache(CachePolicy):
         return f"convoy-{job['key']}" if job.get("key") else None
 
 
-class JobStopped(Exception):
-    """The run stopped (threshold or signal) before or during this job; not a job failure."""
-
-    def __init__(self, status: str) -> None:
-        super().__init__(status)
-        self.status = status
-
-
 class JobFailed(Exception):
     """An attempt failed; ``will_retry`` tells Prefect whether another attempt follows."""
 
@@ -146,6 +141,18 @@ class _LedgerContext:
         self.runtime.ledger.record_intent(self.runtime.run_id, self.spec.id, path, checksum)
 
 
+def _ended(status: str, message: str) -> State:
+    """The named final state of a job that ended without its output; never cached.
+
+    Prefect caches a returned non-failed state (a Cancelled one) under the job
+    key like a result; only a success may answer "already done" later.
+    """
+    transaction = get_transaction()
+    if transaction is not None:
+        transaction.write_on_commit = False
+    return job_state(status, message)
+
+
 def _attempt_number() -> int:
     context = TaskRunContext.get()
     return context.task_run.run_count if context and context.task_run else 1
@@ -153,10 +160,12 @@ def _attempt_number() -> int:
 
 @task(name="convert", task_run_name="convert[{input_name}]", cache_policy=JobKeyCache(),
       persist_result=True, result_serializer="json", retry_condition_fn=retry_if_decided)
-def convert(run_id: str, job: dict[str, str], input_name: str) -> dict[str, Any]:
-    """Run one attempt of one job and record it; raise JobFailed when it failed.
+def convert(run_id: str, job: dict[str, str], input_name: str) -> Any:
+    """Run one attempt of one job and record it; raise JobFailed when another attempt follows.
 
-    A success returns the output's facts: they are what Prefect's result cache keeps.
+    A success returns the output's facts: they are what Prefect's result cache
+    keeps. A job that ends without its output returns its named final state
+    (tasks/states.py), so the UI shows convoy's status.
     """
     runtime = _runtimes[run_id]
     spec = JobSpec(**job)
@@ -168,7 +177,7 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> dict[str, Any]
             status = runtime.stop_status or "aborted"
             ledger.finish_job(run_id, spec.id, status, attempts=number - 1)
             log.info("%s: %s before attempt %d", spec.input, status, number)
-            raise JobStopped(status)
+            return _ended(status, runtime.stop_reason or "the run was stopped")
         attempt = ledger.start_attempt(run_id, spec.id, number)
         log.log(5, "%s: attempt %d started", spec.input, number)
         try:
@@ -179,7 +188,7 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> dict[str, Any]
             ledger.finish_job(run_id, spec.id, status, attempts=number)
             log.info("%s: %s at a chunk boundary, %d part(s) kept", spec.input, status,
                      context.parts_done)
-            raise JobStopped(status)
+            return _ended(status, f"stopped at a chunk boundary, {context.parts_done} part(s) kept")
         except AttemptError as exc:
             failure = exc.failure
         except Exception as exc:  # a bug in convoy: keep the traceback in the log file
@@ -197,7 +206,7 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> dict[str, Any]
 
 
 def _after_failure(runtime: JobRuntime, spec: JobSpec, number: int, attempt: int,
-                   failure: Failure, parts_done: int) -> str:
+                   failure: Failure, parts_done: int) -> State:
     """Record a failed attempt, then back off and retry, or settle the job's status."""
     ledger, run_id = runtime.ledger, runtime.run_id
     runtime.count_failure(failure)
@@ -223,8 +232,6 @@ def _after_failure(runtime: JobRuntime, spec: JobSpec, number: int, attempt: int
     error = {"category": failure.category, "message": failure.message,
              "retryable": runtime.policy.is_retryable(failure)}
     ledger.finish_job(run_id, spec.id, decision, attempts=number, error=error)
-    if decision in ("aborted", "interrupted"):
-        raise JobStopped(decision)
     log.error("%s: %s after %d attempt(s): %s: %s", spec.input, decision, number,
               failure.category, failure.message)
-    raise JobFailed(failure, will_retry=False)
+    return _ended(decision, f"{failure.category}: {failure.message}")
