@@ -98,13 +98,15 @@ def test_resume_without_a_run_exits_2(tmp_path, convoy):
     assert len(result.stderr.strip().splitlines()) == 1 and "no run" in result.stderr
 
 
-def test_ctrl_c_exits_130_within_the_grace_period_and_resume_finishes(tmp_path, prefect_server, convoy):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_exits_130_within_the_grace_period_and_resume_finishes(
+        tmp_path, prefect_server, convoy, signum):
     _batch(tmp_path, {f"{i:02d}.md": f"{i} SLEEP=1.5" for i in range(12)}, workers=2)
     process = _spawn(prefect_server, tmp_path, "run", "job.toml", "--grace-period", "5",
                      "--format", "json")
     _wait_for_starts(tmp_path, 2)
     started = time.monotonic()
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert time.monotonic() - started < 5 + 3

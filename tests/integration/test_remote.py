@@ -193,3 +193,19 @@ def test_a_header_naming_an_unset_variable_is_refused_before_anything_runs(tmp_p
     with pytest.raises(SettingsError, match="CONVOY_UNSET_TOKEN"):
         run_batch(settings)
     assert fault_server.requests == []
+
+
+def test_a_literal_token_never_reaches_prefects_flow_run_parameters(tmp_path, fault_server):
+    from tests.prefect_api import flow_run
+
+    token = "literal-token-7c1d"
+    fault_server.expected_auth = f"Bearer {token}"
+    folder = _inputs(tmp_path, {"a.txt": "AUTH please"})
+    settings = load_settings(None, dict(input=[str(folder)], output=str(tmp_path / "out"),
+                                        workspace=str(tmp_path), url=fault_server.url,
+                                        log_level="none"))
+    settings = settings.model_copy(update={"headers": {"Authorization": f"Bearer {token}"}})
+    result = run_batch(settings)
+    assert result.report.jobs[0].status == "succeeded"  # the flow itself had the real token
+    parameters = flow_run(result.state.state_details.flow_run_id).parameters
+    assert token not in str(parameters) and "***" in str(parameters)
