@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as _SourceError
 
@@ -216,12 +216,14 @@ class RunSettings(BaseSettings):
     def effective_log_dir(self) -> Path:
         return self.log_dir if self.log_dir is not None else self.convoy_dir / "logs"
 
+    @field_serializer("headers", when_used="json")
+    def _recordable_headers(self, headers: dict[str, str]) -> dict[str, str]:
+        """In JSON (the ledger, run files, Prefect's flow parameters): literal secrets masked."""
+        return {name: recordable_header(name, value) for name, value in headers.items()}
+
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready settings to record: header references kept, literal secrets masked."""
-        data = self.model_dump(mode="json")
-        data["headers"] = {name: recordable_header(name, value)
-                           for name, value in self.headers.items()}
-        return data
+        return self.model_dump(mode="json")
 
 
 def _read_job_file(path: Path) -> dict[str, Any]:
