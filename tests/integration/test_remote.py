@@ -209,3 +209,32 @@ def test_a_literal_token_never_reaches_prefects_flow_run_parameters(tmp_path, fa
     assert result.report.jobs[0].status == "succeeded"  # the flow itself had the real token
     parameters = flow_run(result.state.state_details.flow_run_id).parameters
     assert token not in str(parameters) and "***" in str(parameters)
+
+
+def test_a_token_from_a_prefect_secret_block_is_sent_and_never_written(tmp_path, fault_server):
+    from prefect.blocks.system import Secret
+
+    token = "block-token-93ab"
+    Secret(value=token).save("convoy-test-token", overwrite=True)
+    fault_server.expected_auth = f"Bearer {token}"
+    folder = _inputs(tmp_path, {"a.txt": "AUTH please"})
+    settings = load_settings(None, dict(input=[str(folder)], output=str(tmp_path / "out"),
+                                        workspace=str(tmp_path), url=fault_server.url,
+                                        log_level="verbose"))
+    settings = settings.model_copy(update={"headers": {"Authorization": "Bearer ${secret:convoy-test-token}"}})
+    report = run_batch(settings).report
+    assert report.jobs[0].status == "succeeded"
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), path
+
+
+def test_a_missing_secret_block_is_refused_before_anything_runs(tmp_path, fault_server):
+    folder = _inputs(tmp_path, {"a.txt": "x"})
+    settings = load_settings(None, dict(input=[str(folder)], output=str(tmp_path / "out"),
+                                        workspace=str(tmp_path), url=fault_server.url,
+                                        log_level="none"))
+    settings = settings.model_copy(update={"headers": {"Authorization": "${secret:no-such-block}"}})
+    with pytest.raises(SettingsError, match="no-such-block"):
+        run_batch(settings)
+    assert fault_server.requests == []
