@@ -78,7 +78,8 @@ def run(
     log_dir: Optional[Path] = typer.Option(None, "--log-dir", help="log folder [.convoy/logs]"),
     log_max_bytes: Optional[int] = typer.Option(None, "--log-max-bytes", help="rotate the log at N bytes"),
     log_backups: Optional[int] = typer.Option(None, "--log-backups", help="old log files kept [5]"),
-    grace_period: Optional[float] = typer.Option(None, "--grace-period", help="seconds jobs in flight get after Ctrl-C [10]"),
+    grace_period: Optional[float] = typer.Option(None, "--grace-period",
+                                                 help="seconds jobs in flight get after Ctrl-C [10]"),
     format: Optional[str] = typer.Option(None, "--format", help="final summary: table | json"),
     force: Optional[bool] = typer.Option(None, "--force", help="convert everything again"),
 ) -> None:
@@ -128,7 +129,8 @@ def resume(
     log_dir: Optional[Path] = typer.Option(None, "--log-dir", help="log folder"),
     log_max_bytes: Optional[int] = typer.Option(None, "--log-max-bytes", help="rotate the log at N bytes"),
     log_backups: Optional[int] = typer.Option(None, "--log-backups", help="old log files kept"),
-    grace_period: Optional[float] = typer.Option(None, "--grace-period", help="seconds jobs in flight get after Ctrl-C"),
+    grace_period: Optional[float] = typer.Option(None, "--grace-period",
+                                                 help="seconds jobs in flight get after Ctrl-C"),
     format: Optional[str] = typer.Option(None, "--format", help="final summary: table | json"),
 ) -> None:
     """Rerun the latest run: skip what finished, continue everything else."""

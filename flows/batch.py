@@ -86,6 +86,7 @@ def _submit_all(runtime: JobRuntime, jobs: list[JobSpec], job_task: Any, size: i
                 in_flight.discard(future)
             window.release()
 
+    runner: ThreadPoolTaskRunner[Any]
     with ThreadPoolTaskRunner(max_workers=size) as runner:
         for job in jobs:
             while not window.acquire(timeout=0.5):
@@ -93,7 +94,7 @@ def _submit_all(runtime: JobRuntime, jobs: list[JobSpec], job_task: Any, size: i
                     break
             if runtime.stop.is_set():
                 break
-            future = runner.submit(job_task, {"run_id": runtime.run_id, "job": job.to_dict(),
+            future: PrefectFuture[Any] = runner.submit(job_task, {"run_id": runtime.run_id, "job": job.to_dict(),
                                               "input_name": job.input})
             with lock:
                 in_flight.add(future)

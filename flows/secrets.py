@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any, Callable
 
 from flows.settings import SettingsError
 from policies.redact import Redactor, is_sensitive_header
@@ -20,7 +21,8 @@ def _secret_block(name: str) -> str:
     from prefect.blocks.system import Secret
 
     try:
-        value = Secret.load(name).get()
+        block: Any = Secret.load(name)  # a sync call here: Prefect dispatches on the context
+        value = block.get()
     except Exception as exc:
         raise SettingsError(f"cannot load the Prefect Secret block {name!r}: {type(exc).__name__}") from None
     return str(value)
@@ -31,7 +33,7 @@ def resolve_headers(headers: dict[str, str]) -> tuple[dict[str, str], Redactor]:
     secrets: list[str] = []
     resolved: dict[str, str] = {}
 
-    def fill(header: str) -> "re.Callable[[re.Match[str]], str]":
+    def fill(header: str) -> Callable[[re.Match[str]], str]:
         def one(match: re.Match[str]) -> str:
             kind, name = match.group(1), match.group(2).strip()
             if kind == "env":

@@ -74,8 +74,8 @@ class SettingsError(Exception):
     """A setting is invalid; the message is one line naming the field and the problem."""
 
 
-_job_file_values: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
-    "convoy_job_file_values", default={}
+_job_file_values: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "convoy_job_file_values", default=None
 )
 
 
@@ -86,7 +86,7 @@ class _JobFileSource(PydanticBaseSettingsSource):
         return None, field_name, False  # unused: __call__ returns everything at once
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_job_file_values.get())
+        return dict(_job_file_values.get() or {})
 
 
 def _one_or_many(value: Any) -> Any:

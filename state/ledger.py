@@ -122,11 +122,18 @@ def move_aside(workspace: str | Path) -> Path:
 
 
 class PlannedJob(Protocol):
-    id: str
-    input: str
-    source: str
-    output: str
-    key: str
+    """What the ledger needs of a planned job (tasks.spec.JobSpec is one)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def input(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def output(self) -> str: ...
+    @property
+    def key(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -233,7 +240,7 @@ class Ledger:
             ledger._prepare_schema(check=existed)
         except SQLAlchemyError as exc:
             engine.dispose()
-            reason = str(exc.orig) if getattr(exc, "orig", None) else type(exc).__name__
+            reason = str(getattr(exc, "orig", None) or type(exc).__name__)
             raise LedgerDamaged(f"ledger {db} is unreadable: {reason}") from None
         except LedgerError:
             engine.dispose()

@@ -89,16 +89,17 @@ class HttpConverter:
         try:
             response = client.send(request, stream=True)
         except httpx.TimeoutException as exc:
-            raise self._failed("timeout", f"no answer within the timeout ({type(exc).__name__})")
+            raise self._failed("timeout", f"no answer within the timeout ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            raise self._failed("connect", f"connection failed: {type(exc).__name__}: {exc}")
+            raise self._failed("connect", f"connection failed: {type(exc).__name__}: {exc}") from None
         try:
             try:
                 payload = response.read()
             except httpx.TimeoutException as exc:
-                raise self._failed("timeout", f"answer not complete within the timeout ({type(exc).__name__})")
+                raise self._failed("timeout",
+                                  f"answer not complete within the timeout ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
-                raise self._failed("truncated", f"answer cut short: {type(exc).__name__}: {exc}")
+                raise self._failed("truncated", f"answer cut short: {type(exc).__name__}: {exc}") from None
         finally:
             response.close()
         announced = response.headers.get("Content-Length")

@@ -18,7 +18,6 @@ from state.atomic import TEMP_MARK, finalize
 from state.files import checksum_of
 from tasks.errors import AttemptError
 
-
 Intent = Optional[Callable[[str, str], None]]  # (final path, checksum) recorded before rename
 
 FAULT_VARIABLE = "CONVOY_FAULT"  # tests only: "before-rename" or "after-rename", optional ":NAME"

@@ -62,6 +62,7 @@ def test_missing_job_file(workspace, convoy_offline):
 def test_bad_environment_value(workspace, convoy_offline, monkeypatch):
     import os
     import subprocess
+
     from tests.e2e.conftest import CONVOY
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVOY_", "PREFECT_"))}

@@ -89,7 +89,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path, convoy):
     assert "skip" in plan.stdout and "a.md" in plan.stdout and "intact" in plan.stdout
     assert "run" in plan.stdout and "bad.md" in plan.stdout and "command.failed" in plan.stdout
     runs = convoy("runs").stdout
-    assert runs.count("failed") >= 1 and len([l for l in runs.splitlines() if "T" in l and "-" in l]) == 1
+    assert runs.count("failed") >= 1 and len([line for line in runs.splitlines() if "T" in line and "-" in line]) == 1
 
 
 def test_resume_without_a_run_exits_2(tmp_path, convoy):

@@ -1,7 +1,6 @@
 """The convert-batch flow on a real Prefect test server, with real subprocesses and SQLite."""
 
 import sys
-import threading
 import time
 
 import pytest
@@ -111,7 +110,7 @@ def test_at_most_workers_jobs_run_at_once(tmp_path):
     argv = [sys.executable, "-c", script, "{output}"]
     result = run_batch(_settings(tmp_path, folder, argv, workers=2))
     assert result.report.totals["succeeded"] == 8
-    events = sorted((float(t), kind) for kind, t in (l.split() for l in log.read_text().splitlines()))
+    events = sorted((float(t), kind) for kind, t in (line.split() for line in log.read_text().splitlines()))
     running = peak = 0
     for _, kind in events:
         running += 1 if kind == "start" else -1

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from tasks.spec import JobSpec
-from state.ledger import Ledger, LedgerError, SCHEMA_VERSION
+from state.ledger import SCHEMA_VERSION, Ledger, LedgerError
 from state.report import build_report
+from tasks.spec import JobSpec
 
 
 def _jobs(tmp_path, n=3):

@@ -18,7 +18,6 @@ from policies.retry import (
 )
 from policies.thresholds import Breaker, parse_fail_after
 
-
 # -- categories ---------------------------------------------------------------
 
 
