@@ -12,6 +12,25 @@ FIXTURES = Path(__file__).parent / "fixtures"
 FAKE_CONVERT = FIXTURES / "fake_convert.py"
 
 
+def fake_job_toml(before: str = "", after: str = "") -> str:
+    """A job file converting ``docs/`` into ``out/`` with the fake program.
+
+    ``before`` holds top-level keys (they must precede the tables), ``after`` more tables.
+    """
+    argv = f'["{sys.executable}", "{FAKE_CONVERT}", "{{input}}", "{{output}}"]'
+    return (f'{before}\n[inputs]\npaths = ["docs"]\n\n[output]\ndir = "out"\n\n'
+            f"[converter]\nargv = {argv}\n\n{after}")
+
+
+def write_inputs(folder: Path, texts: dict[str, str]) -> Path:
+    """Create ``folder`` with one file per name, holding its text."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
     """One Prefect test server for the whole session, in its own PREFECT_HOME.

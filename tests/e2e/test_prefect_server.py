@@ -7,26 +7,14 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
 
 from state.ledger import Ledger
 from tests import prefect_api
-from tests.conftest import FAKE_CONVERT
+from tests.conftest import fake_job_toml
 from tests.e2e.conftest import CONVOY
-
-JOB = """
-[inputs]
-paths = ["docs"]
-
-[output]
-dir = "out"
-
-[converter]
-argv = ["{python}", "{fake}", "{{input}}", "{{output}}"]
-"""
 
 
 @pytest.fixture
@@ -35,7 +23,7 @@ def job(tmp_path):
     (tmp_path / "docs" / "a.md").write_text("alpha")
     (tmp_path / "docs" / "b.md").write_text("beta")
     path = tmp_path / "job.toml"
-    path.write_text(JOB.format(python=sys.executable, fake=FAKE_CONVERT))
+    path.write_text(fake_job_toml())
     return path
 
 

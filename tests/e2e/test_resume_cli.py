@@ -6,27 +6,13 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
 
 from state.atomic import TEMP_MARK
-from tests.conftest import FAKE_CONVERT
+from tests.conftest import fake_job_toml, write_inputs
 from tests.e2e.conftest import CONVOY
-
-JOB = """
-[inputs]
-paths = ["docs"]
-[output]
-dir = "out"
-[converter]
-argv = ["{python}", "{fake}", "{{input}}", "{{output}}"]
-[run]
-workers = {workers}
-[retry]
-max_retries = 0
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -36,12 +22,9 @@ def journal(tmp_path, monkeypatch):
 
 
 def _batch(tmp_path, texts, workers=4):
-    docs = tmp_path / "docs"
-    docs.mkdir(exist_ok=True)
-    for name, text in texts.items():
-        (docs / name).write_text(text)
-    (tmp_path / "job.toml").write_text(JOB.format(python=sys.executable, fake=FAKE_CONVERT,
-                                                  workers=workers))
+    write_inputs(tmp_path / "docs", texts)
+    (tmp_path / "job.toml").write_text(
+        fake_job_toml(after=f"[run]\nworkers = {workers}\n[retry]\nmax_retries = 0\n"))
     return tmp_path / "job.toml"
 
 

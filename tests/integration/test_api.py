@@ -12,26 +12,11 @@ import pytest
 from flows.api import run
 from flows.settings import SettingsError, load_settings
 from state.report import Report
-from tests.conftest import FAKE_CONVERT
+from tests.conftest import fake_job_toml
 from tests.integration.prefect_processes import REPO, prefect_env
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
-JOB = """
-workspace = "."
-
-[inputs]
-paths = ["docs"]
-
-[output]
-dir = "out"
-
-[converter]
-argv = ["{python}", "{fake}", "{{input}}", "{{output}}"]
-
-[logging]
-level = "none"
-"""
 
 
 @pytest.fixture
@@ -40,7 +25,7 @@ def job(tmp_path):
     (tmp_path / "docs" / "a.md").write_text("alpha")
     (tmp_path / "docs" / "bad.md").write_text("FAIL")
     path = tmp_path / "job.toml"
-    path.write_text(JOB.format(python=sys.executable, fake=FAKE_CONVERT))
+    path.write_text(fake_job_toml('workspace = "."', '[logging]\nlevel = "none"\n'))
     return path
 
 

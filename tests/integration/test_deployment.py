@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import yaml
@@ -11,7 +10,7 @@ from prefect.client.orchestration import get_client
 
 from state.ledger import Ledger
 from tests import prefect_api
-from tests.conftest import FAKE_CONVERT
+from tests.conftest import fake_job_toml
 from tests.integration.prefect_processes import (
     PREFECT,
     REPO,
@@ -22,21 +21,6 @@ from tests.integration.prefect_processes import (
 
 PREFECT_YAML = REPO / "deployments" / "prefect.yaml"
 
-JOB = """
-workspace = "."
-
-[inputs]
-paths = ["docs"]
-
-[output]
-dir = "out"
-
-[converter]
-argv = ["{python}", "{fake}", "{{input}}", "{{output}}"]
-
-[run]
-workers = 2
-"""
 
 
 def _the_deployment() -> dict:
@@ -80,7 +64,7 @@ def test_a_deployment_run_converts_reports_and_records_like_convoy_run(deployed,
     for name, text in {"a.md": "alpha", "b.md": "beta", "bad.md": "FAIL"}.items():
         (tmp_path / "docs" / name).write_text(text)
     job = tmp_path / "job.toml"
-    job.write_text(JOB.format(python=sys.executable, fake=FAKE_CONVERT))
+    job.write_text(fake_job_toml('workspace = "."', "[run]\nworkers = 2\n"))
 
     with get_client(sync_client=True) as client:
         run = client.create_flow_run_from_deployment(deployment.id,

@@ -7,16 +7,13 @@ import pytest
 from flows.batch import run_batch
 from flows.settings import SettingsError, load_settings
 from state.ledger import Ledger
+from tests.conftest import write_inputs
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
 def _inputs(tmp_path, texts):
-    folder = tmp_path / "in"
-    folder.mkdir(exist_ok=True)
-    for name, text in texts.items():
-        (folder / name).write_text(text)
-    return folder
+    return write_inputs(tmp_path / "in", texts)
 
 
 def _run(tmp_path, server, texts, **extra):

@@ -10,16 +10,13 @@ from flows.batch import run_batch
 from flows.resume import ResumeError, plan_resume_for, resume_batch
 from flows.settings import load_settings
 from state.ledger import Ledger
+from tests.conftest import write_inputs
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
 def _inputs(tmp_path, texts):
-    folder = tmp_path / "in"
-    folder.mkdir(exist_ok=True)
-    for name, text in texts.items():
-        (folder / name).write_text(text)
-    return folder
+    return write_inputs(tmp_path / "in", texts)
 
 
 def _cmd_settings(tmp_path, fake_argv, **extra):

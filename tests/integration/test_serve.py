@@ -11,21 +11,11 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 
 from tests import prefect_api
-from tests.conftest import FAKE_CONVERT
+from tests.conftest import fake_job_toml
 from tests.integration.prefect_processes import REPO, background, prefect_env
 
 SERVE = str(REPO / "deployments" / "serve.py")
 
-JOB = """
-[inputs]
-paths = ["docs"]
-
-[output]
-dir = "out"
-
-[converter]
-argv = ["{python}", "{fake}", "{{input}}", "{{output}}"]
-"""
 
 
 def _job(folder):
@@ -33,7 +23,7 @@ def _job(folder):
     (folder / "docs" / "a.md").write_text("served")
     (folder / "docs" / "b.md").write_text("twice")
     job = folder / "job.toml"
-    job.write_text(JOB.format(python=sys.executable, fake=FAKE_CONVERT))
+    job.write_text(fake_job_toml())
     return job
 
 
