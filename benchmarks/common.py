@@ -227,6 +227,8 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 def _number(value: float | None) -> str:
     if value is None:
         return "—"
+    if isinstance(value, int):
+        return f"{value:,}"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
@@ -259,7 +261,8 @@ def machine() -> dict[str, Any]:
     except ImportError:
         prefect_version = "not installed"
     free = subprocess.run(["free", "-h"], check=False, capture_output=True, text=True).stdout
-    return {"nproc": os.cpu_count(), "free -h": free.strip(), "python": platform.python_version(),
+    return {"nproc": os.cpu_count(), "free -h": free.strip("\n"),
+            "python": platform.python_version(),
             "prefect": prefect_version, "platform": platform.platform(),
             "parallel": (shutil.which("parallel") is not None)}
 

@@ -67,8 +67,8 @@ class _Observer:
             return start_attempt(ledger, run_id, job_id, number)
 
         flows.batch.register = observed_register  # type: ignore[assignment]
-        Breaker.record = observed_record  # type: ignore[method-assign]
-        Ledger.start_attempt = observed_start  # type: ignore[method-assign]
+        Breaker.record = observed_record  # type: ignore[method-assign,assignment]
+        Ledger.start_attempt = observed_start  # type: ignore[method-assign,assignment]
 
 
 def convoy_stopped(inputs: str, out: str, workspace: str, url: str,
@@ -91,10 +91,12 @@ def convoy_stopped(inputs: str, out: str, workspace: str, url: str,
     finally:
         ledger.close()
     trip = observer.trip_at if observer.trip_at is not None else ended
-    checks = [observer.checked_at.get((a.job_id, a.number)) or _epoch(a.started_at)
-              for a in attempts]
+    stamped = [observer.checked_at.get((a.job_id, a.number)) for a in attempts]
+    checks = [c if c is not None else _epoch(a.started_at) for c, a in zip(stamped, attempts)]
     ends = [_epoch(a.ended_at) if a.ended_at else ended for a in attempts]
     return {"status": result.report.run.status, "attempts": len(attempts),
+            "attempts_observed": sum(1 for c in stamped if c is not None),
+            "tripped": observer.trip_at is not None,
             "failed_attempts": sum(1 for a in attempts if a.category), "trip_at": trip,
             "attempts_checked_after_trip": sum(1 for c in checks if c > trip),
             "attempts_recorded_after_trip": sum(1 for a in attempts if _epoch(a.started_at) > trip),

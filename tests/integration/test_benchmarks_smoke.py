@@ -48,12 +48,14 @@ def test_backoff_retries_the_failing_jobs_once_and_all_succeed(ctx):
     assert figures["failing_jobs"] >= 1
 
 
-def test_threshold_stops_the_run_and_starts_nothing_after_the_trip(ctx):
+def test_threshold_observes_the_trip_and_every_attempt(ctx):
     result = scenario_threshold.run(ctx)
     stopped = _only(result.figures["runs"])
-    assert stopped["status"] == "aborted"
+    assert stopped["status"] == "aborted" and stopped["tripped"]
     assert stopped["failed_attempts"] >= result.figures["fail_after"]
-    assert stopped["attempts_checked_after_trip"] == 0
+    assert stopped["attempts_observed"] == stopped["attempts"]
+    assert 0 <= stopped["attempts_checked_after_trip"] <= stopped["attempts"]
+    assert stopped["requests"] == stopped["attempts"]
     assert stopped["trip_to_end_s"] >= 0
 
 
