@@ -68,12 +68,12 @@ def test_scale_runs_both_sizes_and_records_memory(ctx):
         assert one["peak_rss_mb"] > 0
 
 
-def test_resume_is_skipped_until_convoy_can_resume(ctx, capsys):
-    results = run.run_scenarios(ctx, ["resume"])
-    if scenario_resume.available():
-        pytest.skip("flows.resume exists: the resume scenario is measured for real")
-    assert results == []
-    assert "resume" in capsys.readouterr().out
+def test_resume_skips_every_finished_job_at_both_sizes(ctx):
+    result = scenario_resume.run(ctx)
+    small, large = result.figures["sizes"]
+    assert len(result.figures["seconds"][small]) == len(result.figures["seconds"][large]) == 1
+    per_job = [row for row in result.rows if row.measure == "cost per skipped job"]
+    assert len(per_job) == 1 and per_job[0].budget
 
 
 def test_the_table_and_the_json_file(tmp_path):
