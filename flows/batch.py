@@ -40,6 +40,9 @@ log = logging.getLogger("convoy.flow")
 __all__ = ["BatchResult", "PreparedRun", "convert_batch", "prepare_run", "run_batch"]
 
 
+_reports: dict[str, Report] = {}  # the report each finished flow built, by run id
+
+
 @dataclass(frozen=True)
 class BatchResult:
     report: Report
@@ -135,11 +138,10 @@ def _settle(ledger: Ledger, run_id: str, runtime: JobRuntime) -> tuple[str, Stat
         if status == "interrupted":
             return status, Cancelled(message=f"{reason}; `convoy resume` continues the run")
         return status, Cancelled(message=reason)
-    for job in ledger.jobs(run_id):
-        if job.status in ("pending", "running"):
-            ledger.finish_job(run_id, job.job_id, "failed", attempts=job.attempts, error={
-                "category": INTERNAL, "message": "the job ended without a recorded result",
-                "retryable": False})
+    for job in ledger.jobs(run_id, statuses=("pending", "running")):
+        ledger.finish_job(run_id, job.job_id, "failed", attempts=job.attempts, error={
+            "category": INTERNAL, "message": "the job ended without a recorded result",
+            "retryable": False})
     counts = ledger.status_counts(run_id)
     total = sum(counts.values())
     good = counts.get("succeeded", 0) + counts.get("skipped", 0)
@@ -181,7 +183,7 @@ def _convert(settings: RunSettings, run_id: str) -> State:
     try:
         name_flow_run(run_id)
         jobs = [JobSpec(j.job_id, j.input, j.source, j.target, j.key)
-                for j in ledger.jobs(run_id) if j.status == "pending"]
+                for j in ledger.jobs(run_id, statuses=("pending",))]
         converter = build_converter(settings)
         runtime = JobRuntime(run_id=run_id, ledger=ledger, converter=converter,
                              policy=retry_policy(settings), backoff=backoff(settings),
@@ -205,7 +207,9 @@ def _convert(settings: RunSettings, run_id: str) -> State:
                 close()
         status, state = _settle(ledger, run_id, runtime)
         log.info("run %s ended %s", run_id, status)
-        publish_report(build_report(ledger, run_id))
+        report = build_report(ledger, run_id)
+        _reports[run_id] = report  # execute() hands it on instead of building it again
+        publish_report(report)
         return state
     finally:
         ledger.close()
@@ -214,7 +218,8 @@ def _convert(settings: RunSettings, run_id: str) -> State:
 def execute(settings: RunSettings, ledger: Ledger, run_id: str) -> BatchResult:
     """Run a prepared run's flow and build its report."""
     state = convert_batch(settings, run_id, return_state=True)
-    return BatchResult(build_report(ledger, run_id), state)
+    report = _reports.pop(run_id, None) or build_report(ledger, run_id)
+    return BatchResult(report, state)
 
 
 def run_batch(settings: RunSettings | str | Path) -> BatchResult:

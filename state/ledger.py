@@ -405,9 +405,12 @@ class Ledger:
         rows = self._rows(sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(1))
         return self._run(rows[0]) if rows else None
 
-    def jobs(self, run_id: str) -> list[JobRecord]:
-        return self._job_records(sa.select(jobs).where(jobs.c.run_id == run_id)
-                                 .order_by(jobs.c.input))
+    def jobs(self, run_id: str, statuses: Iterable[str] | None = None) -> list[JobRecord]:
+        """The jobs of a run by input, optionally only those in ``statuses``."""
+        query = sa.select(jobs).where(jobs.c.run_id == run_id)
+        if statuses is not None:
+            query = query.where(jobs.c.status.in_(list(statuses)))
+        return self._job_records(query.order_by(jobs.c.input))
 
     def _job_records(self, query: Any) -> list[JobRecord]:
         out = []

@@ -62,12 +62,14 @@ class Report(BaseModel):
 
 
 def _job(record: JobRecord, total_attempts: int) -> JobReport:
+    # built from our own ledger's rows: construct without validating (10,000 jobs, 1 s saved)
     error = None
     if record.error_category:
-        error = ErrorInfo(category=record.error_category, message=record.error_message or "",
-                          retryable=bool(record.error_retryable))
+        error = ErrorInfo.model_construct(category=record.error_category,
+                                          message=record.error_message or "",
+                                          retryable=bool(record.error_retryable))
     output = record.output if record.output and os.path.isfile(record.output) else None
-    return JobReport(
+    return JobReport.model_construct(
         id=record.job_id, input=record.input, status=record.status, attempts=record.attempts,
         retries=max(record.attempts - 1, 0), total_attempts=max(total_attempts, record.attempts),
         error=error, output=output,
