@@ -63,6 +63,7 @@ class JobRuntime:
     stop_status: str | None = None  # "aborted" or "interrupted" once stopped
     stop_reason: str | None = None
     stop_at_chunks: bool = False
+    gate: threading.Lock = field(default_factory=threading.Lock)
 
     def halt(self, status: str, reason: str, at_chunks: bool) -> None:
         """No new job or attempt starts from now; the first reason given wins."""
@@ -72,10 +73,17 @@ class JobRuntime:
         self.stop.set()
 
     def count_failure(self, failure: Failure) -> None:
-        trip: Trip | None = self.breaker.record(failure.category)
+        with self.gate:  # no attempt may pass its stop check between the trip and the halt
+            trip: Trip | None = self.breaker.record(failure.category)
+            if trip is not None:
+                self.halt("aborted", trip.reason, at_chunks=self.stop_at_chunks_on_trip)
         if trip is not None:
             log.error("%s: no new job or attempt starts", trip.reason)
-            self.halt("aborted", trip.reason, at_chunks=self.stop_at_chunks_on_trip)
+
+    def may_start(self) -> bool:
+        """The stop check before an attempt, ordered with respect to a trip."""
+        with self.gate:
+            return not self.stop.is_set()
 
 
 _runtimes: dict[str, JobRuntime] = {}
@@ -173,7 +181,7 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> Any:
     number = _attempt_number()
     context = _LedgerContext(runtime, spec)
     with runtime.slots:
-        if runtime.stop.is_set():
+        if not runtime.may_start():
             status = runtime.stop_status or "aborted"
             ledger.finish_job(run_id, spec.id, status, attempts=number - 1)
             log.info("%s: %s before attempt %d", spec.input, status, number)
