@@ -325,10 +325,6 @@ class Ledger:
         write_atomic(path, json.dumps(document, indent=1).encode())
         return path
 
-    def mark_running(self, run_id: str, job_id: str) -> None:
-        self._write(sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id)
-                    .values(status="running", updated_at=now()))
-
     def start_attempt(self, run_id: str, job_id: str, number: int) -> int:
         result = self._write(
             sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id)
