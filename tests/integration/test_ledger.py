@@ -84,6 +84,34 @@ def test_a_run_with_jobs_attempts_and_its_report(tmp_path, ledger):
     assert all(a.started_at and a.ended_at for a in attempts)
 
 
+def test_finishing_a_job_can_end_its_last_attempt_in_the_same_write(tmp_path, ledger):
+    run_id = ledger.create_run({})
+    ledger.add_jobs(run_id, _jobs(tmp_path, 2))
+    a = ledger.start_attempt(run_id, "id0", 1)
+    ledger.finish_job(run_id, "id0", "succeeded", attempts=1, attempt=a, output="o", checksum="c", size=1)
+    b = ledger.start_attempt(run_id, "id1", 1)
+    ledger.finish_job(run_id, "id1", "partial", attempts=1, attempt=b, attempt_outcome="failed",
+                      error={"category": "remote.unavailable", "message": "503", "retryable": True})
+
+    (first,) = ledger.attempts(run_id, "id0")
+    assert (first.outcome, first.category, first.message) == ("succeeded", None, None) and first.ended_at
+    (second,) = ledger.attempts(run_id, "id1")
+    assert (second.outcome, second.category, second.message) == ("failed", "remote.unavailable", "503")
+    assert [ledger.job(run_id, j).status for j in ("id0", "id1")] == ["succeeded", "partial"]
+    assert ledger.error_counts(run_id) == {"remote.unavailable": 1}
+
+
+def test_a_failed_write_leaves_the_ledger_writable(tmp_path, ledger):
+    run_id = ledger.create_run({})
+    ledger.add_jobs(run_id, _jobs(tmp_path, 1))
+    with pytest.raises(Exception, match="UNIQUE"):
+        ledger.add_jobs(run_id, _jobs(tmp_path, 1))  # the same job twice: refused, rolled back
+    a = ledger.start_attempt(run_id, "id0", 1)
+    ledger.finish_job(run_id, "id0", "succeeded", attempts=1, attempt=a)
+    assert ledger.status_counts(run_id) == {"succeeded": 1}
+    assert [x.outcome for x in ledger.attempts(run_id, "id0")] == ["succeeded"]
+
+
 def test_report_lists_no_output_that_is_gone_from_disk(tmp_path, ledger):
     run_id = ledger.create_run({})
     ledger.add_jobs(run_id, _jobs(tmp_path, 1))
