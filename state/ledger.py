@@ -96,6 +96,40 @@ STATUSES = ("succeeded", "failed", "retries_exhausted", "partial", "skipped", "a
             "interrupted", "pending", "running")
 
 
+def _this_job() -> Any:
+    return sa.and_(jobs.c.run_id == sa.bindparam("b_run"), jobs.c.job_id == sa.bindparam("b_job"))
+
+
+def _bound(**values: Any) -> dict[str, Any]:
+    """Parameters for the statements below: their names must differ from the columns'."""
+    return {f"b_{name}": value for name, value in values.items()}
+
+
+# The per-attempt writes, built once: SQLAlchemy then reuses their compiled form, and
+# building a statement costs more than executing it on SQLite (benchmarks/README.md).
+_JOB_RUNNING = sa.update(jobs).where(_this_job()).values(
+    status="running", attempts=sa.bindparam("b_n_attempts"), updated_at=sa.bindparam("b_stamp"))
+_ATTEMPT_STARTED = sa.insert(attempts).values(
+    run_id=sa.bindparam("b_run"), job_id=sa.bindparam("b_job"), number=sa.bindparam("b_n_attempts"),
+    started_at=sa.bindparam("b_stamp"))
+_ATTEMPT_ENDED = sa.update(attempts).where(attempts.c.id == sa.bindparam("b_attempt")).values(
+    ended_at=sa.bindparam("b_stamp"), outcome=sa.bindparam("b_outcome"), category=sa.bindparam("b_category"),
+    message=sa.bindparam("b_message"), delay_next=sa.bindparam("b_delay_next"))
+_JOB_FINISHED = sa.update(jobs).where(_this_job()).values(
+    status=sa.bindparam("b_status"), output=sa.bindparam("b_output"), checksum=sa.bindparam("b_checksum"),
+    size=sa.bindparam("b_size"), skip_reason=sa.bindparam("b_skip_reason"),
+    mtime_ns=sa.bindparam("b_mtime_ns"), produced_by=sa.bindparam("b_produced_by"),
+    error_category=sa.bindparam("b_category"), error_message=sa.bindparam("b_message"),
+    error_retryable=sa.bindparam("b_retryable"), updated_at=sa.bindparam("b_stamp"),
+    attempts=sa.func.coalesce(sa.bindparam("b_n_attempts", type_=sa.Integer), jobs.c.attempts))
+_INTENT = sa.update(jobs).where(_this_job()).values(
+    intent_path=sa.bindparam("b_path"), intent_checksum=sa.bindparam("b_checksum"),
+    updated_at=sa.bindparam("b_stamp"))
+_PARTS = sa.update(jobs).where(_this_job()).values(
+    parts_done=sa.bindparam("b_parts_done"), parts_total=sa.bindparam("b_parts_total"),
+    partial_outputs=sa.bindparam("b_paths"), updated_at=sa.bindparam("b_stamp"))
+
+
 class LedgerError(Exception):
     """The ledger cannot be opened or used; one line saying what is wrong."""
 
@@ -216,6 +250,7 @@ class Ledger:
         self.engine = engine
         self.convoy_dir = convoy_dir
         self._write_lock = threading.Lock()
+        self._writer: sa.Connection | None = None  # opened by the first write, kept until close
 
     @classmethod
     def open(cls, workspace: str | Path, url: str | None = None) -> Ledger:
@@ -273,16 +308,28 @@ class Ledger:
                 conn.execute(sa.insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
 
     def close(self) -> None:
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         self.engine.dispose()
 
     # -- writes -------------------------------------------------------------
 
     def _write(self, *statements: Any) -> Any:
-        with self._write_lock, self.engine.begin() as conn:
-            result = None
-            for statement in statements:
-                result = conn.execute(statement)
-            return result
+        """Run ``statements`` (each a statement or a ``(statement, parameters)`` pair) in one
+        transaction, on the one writing connection; return the last result."""
+        with self._write_lock:
+            if self._writer is None:
+                self._writer = self.engine.connect()
+            with self._writer.begin():
+                result = None
+                for statement in statements:
+                    if isinstance(statement, tuple):
+                        result = self._writer.execute(*statement)
+                    else:
+                        result = self._writer.execute(statement)
+                return result
 
     def create_run(self, settings: dict[str, Any], resumed_from: str | None = None) -> str:
         run_id = new_run_id()
@@ -326,45 +373,46 @@ class Ledger:
         return path
 
     def start_attempt(self, run_id: str, job_id: str, number: int) -> int:
-        result = self._write(
-            sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id)
-            .values(status="running", attempts=number, updated_at=now()),
-            sa.insert(attempts).values(run_id=run_id, job_id=job_id, number=number, started_at=now()),
-        )
+        where = _bound(run=run_id, job=job_id, n_attempts=number, stamp=now())
+        result = self._write((_JOB_RUNNING, where), (_ATTEMPT_STARTED, where))
         return int(result.inserted_primary_key[0])
 
     def end_attempt(self, attempt_id: int, *, outcome: str, category: str | None = None,
                     message: str | None = None, delay_next: float | None = None) -> None:
-        self._write(sa.update(attempts).where(attempts.c.id == attempt_id).values(
-            ended_at=now(), outcome=outcome, category=category, message=message,
-            delay_next=delay_next))
+        self._write((_ATTEMPT_ENDED, _bound(attempt=attempt_id, stamp=now(), outcome=outcome,
+                                          category=category, message=message, delay_next=delay_next)))
 
     def finish_job(self, run_id: str, job_id: str, status: str, *, attempts: int | None = None,
                    output: str | None = None, checksum: str | None = None,
                    size: int | None = None, error: dict[str, Any] | None = None,
                    skip_reason: str | None = None, mtime_ns: int | None = None,
-                   produced_by: str | None = None) -> None:
-        values: dict[str, Any] = dict(
-            status=status, output=output, checksum=checksum, size=size, skip_reason=skip_reason,
-            mtime_ns=mtime_ns, produced_by=produced_by,
-            error_category=(error or {}).get("category"), error_message=(error or {}).get("message"),
-            error_retryable=(error or {}).get("retryable"), updated_at=now(),
-        )
-        if attempts is not None:
-            values["attempts"] = attempts
-        self._write(sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id)
-                    .values(**values))
+                   produced_by: str | None = None, attempt: int | None = None,
+                   attempt_outcome: str | None = None) -> None:
+        """Settle a job; with ``attempt``, end that attempt (outcome ``attempt_outcome``, else
+        ``status``; the error's category and message) in the same transaction."""
+        error = error or {}
+        stamp = now()
+        values = _bound(run=run_id, job=job_id, stamp=stamp, status=status, output=output,
+                      checksum=checksum, size=size, skip_reason=skip_reason, mtime_ns=mtime_ns,
+                      produced_by=produced_by, category=error.get("category"),
+                      message=error.get("message"), retryable=error.get("retryable"),
+                      n_attempts=attempts)
+        steps: list[Any] = [(_JOB_FINISHED, values)]
+        if attempt is not None:
+            steps.insert(0, (_ATTEMPT_ENDED, _bound(
+                attempt=attempt, stamp=stamp, outcome=attempt_outcome or status,
+                category=error.get("category"), message=error.get("message"), delay_next=None)))
+        self._write(*steps)
 
     def record_intent(self, run_id: str, job_id: str, path: str, checksum: str) -> None:
         """The output about to be renamed into place: adopted after a crash if it matches."""
-        self._write(sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id)
-                    .values(intent_path=path, intent_checksum=checksum, updated_at=now()))
+        self._write((_INTENT, _bound(run=run_id, job=job_id, path=path, checksum=checksum,
+                                   stamp=now())))
 
     def record_parts(self, run_id: str, job_id: str, paths: list[str], total: int) -> None:
         """Finalized chunk outputs of a job, recorded after each is in place."""
-        self._write(sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.job_id == job_id).values(
-            parts_done=len(paths), parts_total=total, partial_outputs=json.dumps(paths),
-            updated_at=now()))
+        self._write((_PARTS, _bound(run=run_id, job=job_id, parts_done=len(paths),
+                                  parts_total=total, paths=json.dumps(paths), stamp=now())))
 
     def set_unfinished(self, run_id: str, status: str) -> int:
         """Give every job still pending or running ``status`` (interrupted, aborted)."""

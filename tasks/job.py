@@ -192,8 +192,7 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> Any:
             done = runtime.converter.convert(spec, context)
         except Halted:
             status = runtime.stop_status or "aborted"
-            ledger.end_attempt(attempt, outcome=status)
-            ledger.finish_job(run_id, spec.id, status, attempts=number)
+            ledger.finish_job(run_id, spec.id, status, attempts=number, attempt=attempt)
             log.info("%s: %s at a chunk boundary, %d part(s) kept", spec.input, status,
                      context.parts_done)
             return _ended(status, f"stopped at a chunk boundary, {context.parts_done} part(s) kept")
@@ -203,10 +202,9 @@ def convert(run_id: str, job: dict[str, str], input_name: str) -> Any:
             log.error("%s: internal error", spec.input, exc_info=True)
             failure = Failure(INTERNAL, f"{type(exc).__name__}: {exc}")
         else:
-            ledger.end_attempt(attempt, outcome="succeeded")
-            ledger.finish_job(run_id, spec.id, "succeeded", attempts=number, output=done.output,
-                              checksum=done.checksum, size=done.size, mtime_ns=done.mtime_ns,
-                              produced_by=run_id)
+            ledger.finish_job(run_id, spec.id, "succeeded", attempts=number, attempt=attempt,
+                              output=done.output, checksum=done.checksum, size=done.size,
+                              mtime_ns=done.mtime_ns, produced_by=run_id)
             log.info("%s: succeeded (attempt %d)", spec.input, number)
             return {"output": done.output, "checksum": done.checksum, "size": done.size,
                     "mtime_ns": done.mtime_ns, "produced_by": run_id}
@@ -228,18 +226,18 @@ def _after_failure(runtime: JobRuntime, spec: JobSpec, number: int, attempt: int
         else:
             delay = honour_retry_after(runtime.backoff.delay(number), failure.retry_after,
                                        runtime.backoff.max_delay)
-    ledger.end_attempt(attempt, outcome=decision, category=failure.category,
-                       message=failure.message, delay_next=delay)
     if delay is not None:
+        ledger.end_attempt(attempt, outcome=decision, category=failure.category,
+                           message=failure.message, delay_next=delay)
         log.warning("%s: attempt %d failed (%s: %s); retrying in %.2f s", spec.input, number,
                     failure.category, failure.message, delay)
         runtime.stop.wait(delay)  # outside the slot; wakes at once if the run stops
         raise JobFailed(failure, will_retry=True)
-    if decision in ("failed", "retries_exhausted") and parts_done:
-        decision = "partial"
+    status = "partial" if decision in ("failed", "retries_exhausted") and parts_done else decision
     error = {"category": failure.category, "message": failure.message,
              "retryable": runtime.policy.is_retryable(failure)}
-    ledger.finish_job(run_id, spec.id, decision, attempts=number, error=error)
-    log.error("%s: %s after %d attempt(s): %s: %s", spec.input, decision, number,
+    ledger.finish_job(run_id, spec.id, status, attempts=number, error=error, attempt=attempt,
+                      attempt_outcome=decision)
+    log.error("%s: %s after %d attempt(s): %s: %s", spec.input, status, number,
               failure.category, failure.message)
-    return _ended(decision, f"{failure.category}: {failure.message}")
+    return _ended(status, f"{failure.category}: {failure.message}")
