@@ -10,6 +10,7 @@ import json
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -128,6 +129,16 @@ def test_convoy_log_lines_are_in_the_flow_run_logs(mixed_run):
     messages = prefect_api.wait_log(flow_run_id, f"run {run_id} ended failed")
     assert any(f"run {run_id}: 4 jobs to run, 2 workers" in m for m in messages)
     assert any("busy.md: retries_exhausted after 2 attempt(s)" in m for m in messages)
+
+
+def test_job_successes_go_to_the_log_file_and_problems_also_to_the_flow_run_logs(mixed_run):
+    """A success is already the task run's Completed state: one API log line per job is waste."""
+    result, flow_run_id = mixed_run
+    messages = prefect_api.wait_log(flow_run_id, f"run {result.report.run.id} ended failed")
+    assert any("busy.md: attempt 1 failed" in m for m in messages)
+    assert not any("ok1.md: succeeded" in m for m in messages)
+    log_file = Path(result.report.run.settings["workspace"]) / ".convoy" / "logs" / "convoy.log"
+    assert "ok1.md: succeeded (attempt 1)" in log_file.read_text()
 
 
 def test_the_progress_artifact_moves_while_the_run_goes(tmp_path):
