@@ -2,8 +2,8 @@
 
 Levels: none, error, warning, information, debug, verbose (finer than debug).
 The file gets everything at the chosen level, tracebacks included; stderr gets
-warnings and errors as one line each, never a traceback below ``debug``; job
-lines also go to the Prefect run they belong to.
+warnings and errors as one line each, never a traceback below ``debug``; the
+run's lines and every job problem also go to the Prefect run they belong to.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ LEVELS = {
     "verbose": VERBOSE,
 }
 LOG_FILE = "convoy.log"
+JOB_LOGGER = "convoy.job"
 _MARK = "_convoy_handler"
 
 
@@ -40,10 +41,35 @@ class _OneLine(logging.Formatter):
         return f"convoy: {record.getMessage()}"
 
 
-class RunLogForwarder(APILogHandler):
-    """Sends convoy's records to the Prefect run they happen in; outside a run, drops them."""
+class RotatingLog(logging.handlers.RotatingFileHandler):
+    """The standard rotating file, formatting each record once (the stdlib formats it
+    twice: once to measure it, once to write it)."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record) + self.terminator
+            if self.stream is None:
+                self.stream = self._open()
+            position = self.stream.tell()
+            if self.maxBytes > 0 and position and position + len(text) >= self.maxBytes:
+                self.doRollover()
+            self.stream.write(text)
+            self.flush()
+        except Exception:
+            self.handleError(record)
+
+
+class RunLogForwarder(APILogHandler):
+    """Sends convoy's records to the Prefect run they happen in; outside a run, drops them.
+
+    A job's lines below warning stay in the file: its task run's state already
+    says how it ended, and a record per job would cost every job an API log
+    record (benchmarks/README.md, overhead).
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.WARNING and record.name == JOB_LOGGER:
+            return
         if TaskRunContext.get() is None and FlowRunContext.get() is None:
             return
         super().emit(record)
@@ -63,7 +89,7 @@ def configure_logging(level: str, log_dir: Path, max_bytes: int, backups: int,
     logger.setLevel(threshold)
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
+        file_handler = RotatingLog(
             log_dir / LOG_FILE, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     except OSError as exc:
         raise LogSetupError(f"cannot write the log file in {log_dir}: {exc.strerror}") from None
