@@ -33,6 +33,7 @@ from state.files import output_intact
 from state.ledger import Ledger
 from state.report import Report, build_report
 from tasks.job import JobKeyCache, JobRuntime, convert, register, unregister
+from tasks.results import ResultFolder
 from tasks.spec import JobSpec
 
 log = logging.getLogger("convoy.flow")
@@ -57,7 +58,7 @@ def pool_size(workers: int) -> int:
 def _job_task(settings: RunSettings, refresh: bool) -> Any:
     """The task with this run's retries and Prefect's result cache under ``.convoy/results``."""
     results = settings.convoy_dir / "results"
-    return convert.with_options(
+    job_task = convert.with_options(
         retries=settings.retries,
         retry_delay_seconds=0,  # the task waits out its own backoff, outside its slot
         cache_policy=JobKeyCache(),
@@ -66,6 +67,10 @@ def _job_task(settings: RunSettings, refresh: bool) -> Any:
         persist_result=True,
         refresh_cache=refresh,
     )
+    # Prefect turns a Path into an unsaved LocalFileSystem; this is the same, with cheaper
+    # key resolution. Prefect accepts only saved blocks as an option, hence the attribute.
+    job_task.result_storage = ResultFolder(basepath=str(results))
+    return job_task
 
 
 def _submit_all(runtime: JobRuntime, jobs: list[JobSpec], job_task: Any, size: int
