@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import (REPO, Context, Result, Row, alternate, count_files, make_inputs,
-                               median)
+from benchmarks.common import REPO, Context, Result, Row, alternate, count_files, make_inputs, median
 
 # no-op jobs, program jobs, workers
 SIZES = {"full": (1000, 300, 4), "quick": (200, 60, 4), "smoke": (5, 3, 2)}

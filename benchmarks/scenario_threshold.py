@@ -92,7 +92,7 @@ def convoy_stopped(inputs: str, out: str, workspace: str, url: str,
         ledger.close()
     trip = observer.trip_at if observer.trip_at is not None else ended
     stamped = [observer.checked_at.get((a.job_id, a.number)) for a in attempts]
-    checks = [c if c is not None else _epoch(a.started_at) for c, a in zip(stamped, attempts)]
+    checks = [c if c is not None else _epoch(a.started_at) for c, a in zip(stamped, attempts, strict=True)]
     ends = [_epoch(a.ended_at) if a.ended_at else ended for a in attempts]
     return {"status": result.report.run.status, "attempts": len(attempts),
             "attempts_observed": sum(1 for c in stamped if c is not None),
@@ -100,7 +100,7 @@ def convoy_stopped(inputs: str, out: str, workspace: str, url: str,
             "failed_attempts": sum(1 for a in attempts if a.category), "trip_at": trip,
             "attempts_checked_after_trip": sum(1 for c in checks if c > trip),
             "attempts_recorded_after_trip": sum(1 for a in attempts if _epoch(a.started_at) > trip),
-            "in_flight_at_trip": sum(1 for c, e in zip(checks, ends) if c <= trip < e),
+            "in_flight_at_trip": sum(1 for c, e in zip(checks, ends, strict=True) if c <= trip < e),
             "trip_to_end_s": ended - trip, "aborted": result.report.totals["aborted"]}
 
 

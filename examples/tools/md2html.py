@@ -15,7 +15,7 @@ def convert(text: str) -> str:
         if not lines:
             continue
         if all(line.startswith(("- ", "* ")) for line in lines):
-            out.append("<ul>" + "".join(f"<li>{html.escape(l[2:])}</li>" for l in lines) + "</ul>")
+            out.append("<ul>" + "".join(f"<li>{html.escape(item[2:])}</li>" for item in lines) + "</ul>")
         elif lines[0].startswith("#"):
             level = min(len(lines[0]) - len(lines[0].lstrip("#")), 6)
             out.append(f"<h{level}>{html.escape(lines[0].lstrip('#').strip())}</h{level}>")

@@ -150,10 +150,16 @@ def test_a_second_run_in_the_same_workspace_is_refused_and_a_killed_ones_lock_is
     assert after.returncode == 0, after.stderr
 
 
+def _foreign_schema(db):
+    db.unlink()
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t(x)")
+
+
 DAMAGES = {
     "garbage": lambda db: db.write_bytes(b"not a database at all " * 200),
     "truncated": lambda db: db.write_bytes(db.read_bytes()[: len(db.read_bytes()) // 3]),
-    "foreign schema": lambda db: (db.unlink(), sqlite3.connect(db).execute("CREATE TABLE t(x)").connection.commit()),
+    "foreign schema": _foreign_schema,
     "unreadable": lambda db: (db.unlink(), db.mkdir()),
 }
 
