@@ -9,8 +9,15 @@ import shutil
 
 import pytest
 
-from benchmarks import (common, run, scenario_backoff, scenario_overhead, scenario_resume,
-                        scenario_scale, scenario_threshold)
+from benchmarks import (
+    common,
+    scenario_backoff,
+    scenario_bookkeeping,
+    scenario_overhead,
+    scenario_resume,
+    scenario_scale,
+    scenario_threshold,
+)
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -87,3 +94,12 @@ def test_the_table_and_the_json_file(tmp_path):
     document = json.loads(path.read_text())
     assert document["machine"] == {"nproc": 2}
     assert document["scenarios"][0]["rows"][0]["ratio"] == pytest.approx(1.2)
+
+
+def test_bookkeeping_measures_every_piece_and_both_result_stores(ctx):
+    result = scenario_bookkeeping.run(ctx)
+    runs = result.figures["runs"]
+    assert set(runs) == {"ledger", "finalize", "result folder", "prefect local file system"}
+    assert all(len(r) == ctx.rounds and all(x["jobs"] == result.figures["jobs"] for x in r)
+               for r in runs.values())
+    assert all(row.convoy and row.convoy > 0 for row in result.rows)
