@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 
 from benchmarks.common import Context, Result, machine, prefect_server, table, write_json
 
-SCENARIOS = ["overhead", "resume", "backoff", "threshold", "scale"]
+SCENARIOS = ["overhead", "resume", "backoff", "threshold", "scale", "bookkeeping"]
 HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
