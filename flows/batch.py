@@ -35,7 +35,6 @@ from state.report import Report, build_report
 from tasks.job import JobKeyCache, JobRuntime, convert, register, unregister
 from tasks.results import ResultFolder
 from tasks.spec import JobSpec
-from tasks.window import SubmitWindow
 
 log = logging.getLogger("convoy.flow")
 
@@ -74,21 +73,10 @@ def _job_task(settings: RunSettings, refresh: bool) -> Any:
     return job_task
 
 
-def _take_place(window: SubmitWindow, stop: threading.Event) -> bool:
-    """Wait for room in the window for one more job; False once the run is stopped."""
-    while not window.enter(timeout=0.5):
-        if stop.is_set():
-            return False
-    if stop.is_set():
-        window.leave()
-        return False
-    return True
-
-
 def _submit_all(runtime: JobRuntime, jobs: list[JobSpec], job_task: Any, size: int
                 ) -> list[tuple[JobSpec, dict[str, Any]]]:
-    """Submit through the run's window (tasks/window.py) and wait for all; return Prefect cache hits."""
-    window = runtime.window
+    """Submit through a window of ``size`` jobs and wait for all; return Prefect cache hits."""
+    window = threading.BoundedSemaphore(size)
     in_flight: set[PrefectFuture[Any]] = set()
     cache_hits: list[tuple[JobSpec, dict[str, Any]]] = []
     lock = threading.Lock()
@@ -104,12 +92,15 @@ def _submit_all(runtime: JobRuntime, jobs: list[JobSpec], job_task: Any, size: i
         finally:
             with lock:
                 in_flight.discard(future)
-            window.leave()
+            window.release()
 
     runner: ThreadPoolTaskRunner[Any]
     with ThreadPoolTaskRunner(max_workers=size) as runner:
         for job in jobs:
-            if not _take_place(window, runtime.stop):
+            while not window.acquire(timeout=0.5):
+                if runtime.stop.is_set():
+                    break
+            if runtime.stop.is_set():
                 break
             future: PrefectFuture[Any] = runner.submit(job_task, {"run_id": runtime.run_id, "job": job.to_dict(),
                                               "input_name": job.input})
@@ -202,7 +193,6 @@ def _convert(settings: RunSettings, run_id: str) -> State:
         runtime = JobRuntime(run_id=run_id, ledger=ledger, converter=converter,
                              policy=retry_policy(settings), backoff=backoff(settings),
                              slots=threading.Semaphore(settings.workers),
-                             window=SubmitWindow(settings.workers, pool_size(settings.workers)),
                              breaker=Breaker(settings.fail_after),
                              stop_at_chunks_on_trip=settings.on_threshold == "abort")
         register(runtime)

@@ -30,7 +30,6 @@ from tasks.errors import AttemptError, Halted
 from tasks.outputs import Finalized
 from tasks.spec import JobSpec
 from tasks.states import job_state
-from tasks.window import SubmitWindow
 
 log = logging.getLogger("convoy.job")
 
@@ -58,7 +57,6 @@ class JobRuntime:
     policy: RetryPolicy
     backoff: Backoff
     slots: threading.Semaphore
-    window: SubmitWindow
     breaker: Breaker = field(default_factory=lambda: Breaker({}))
     stop_at_chunks_on_trip: bool = True  # "abort"; False for "drain"
     stop: threading.Event = field(default_factory=threading.Event)
@@ -233,8 +231,7 @@ def _after_failure(runtime: JobRuntime, spec: JobSpec, number: int, attempt: int
                            message=failure.message, delay_next=delay)
         log.warning("%s: attempt %d failed (%s: %s); retrying in %.2f s", spec.input, number,
                     failure.category, failure.message, delay)
-        with runtime.window.waiting():  # outside the slot; wakes at once if the run stops
-            runtime.stop.wait(delay)
+        runtime.stop.wait(delay)  # outside the slot; wakes at once if the run stops
         raise JobFailed(failure, will_retry=True)
     status = "partial" if decision in ("failed", "retries_exhausted") and parts_done else decision
     error = {"category": failure.category, "message": failure.message,

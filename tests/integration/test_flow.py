@@ -115,29 +115,6 @@ def test_at_most_workers_jobs_run_at_once(tmp_path):
     assert peak == 2
 
 
-def test_without_backoffs_only_workers_jobs_are_in_flight(tmp_path):
-    """A job submitted beyond ``workers`` would only wait for a slot, and cost a thread
-    and a running Prefect task run while it waits (benchmarks/README.md, overhead)."""
-    folder = _inputs(tmp_path, {f"{i}.md": str(i) for i in range(12)})
-    (tmp_path / "threadconv.py").write_text(
-        "import threading, time\n"
-        "def convert(source, output):\n"
-        "    time.sleep(0.05)\n"
-        "    return threading.current_thread().name\n"
-    )
-    sys.path.insert(0, str(tmp_path))
-    try:
-        settings = load_settings(None, dict(input=[str(folder)], output=str(tmp_path / "out"),
-                                            workspace=str(tmp_path), workers=2,
-                                            python_callable="threadconv:convert", log_level="none"))
-        report = run_batch(settings).report
-    finally:
-        sys.path.remove(str(tmp_path))
-    assert report.totals["succeeded"] == 12
-    threads = {path.read_text() for path in (tmp_path / "out").iterdir()}
-    assert len(threads) == 2, threads
-
-
 def test_python_converter_and_its_own_error_categories(tmp_path):
     folder = _inputs(tmp_path, {"a.md": "hello", "quota.md": "QUOTA", "boom.md": "BOOM"})
     (tmp_path / "myconv.py").write_text(
