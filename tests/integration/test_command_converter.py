@@ -1,13 +1,16 @@
 """The command converter with real subprocesses: outputs appear atomically or not at all."""
 
 import os
+import shutil
+import signal
+import subprocess
 import sys
 import time
 
 import pytest
 
 from state.atomic import TEMP_MARK
-from tasks.command import CommandConverter
+from tasks.command import CommandConverter, spawn_options
 from tasks.errors import AttemptError
 from tasks.spec import JobSpec
 
@@ -145,3 +148,50 @@ def test_an_existing_output_is_replaced_whole(tmp_path, fake_argv):
     open(job.output, "w").write("old content that is longer")
     CommandConverter(fake_argv, timeout=5).convert(job)
     assert open(job.output).read() == "NEW"
+
+
+CHILD = """
+import sys
+from tasks.command import CommandConverter
+from tasks.spec import JobSpec
+converter = CommandConverter(["sh", "-c", "echo $$ > {pidfile}; exec sleep 30", "{{output}}"], timeout=60)
+converter.convert(JobSpec("id", "a.md", {source!r}, {output!r}, "key"))
+"""
+
+
+def _gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"  # a zombie no one reaps yet
+    except FileNotFoundError:
+        return True
+
+
+def test_a_program_dies_when_the_process_that_started_it_is_killed(tmp_path):
+    job = _job(tmp_path, "x")
+    pidfile = tmp_path / "program.pid"
+    script = CHILD.format(pidfile=pidfile, source=job.source, output=job.output)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=repo, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    program = int(pidfile.read_text())
+    os.killpg(child.pid, signal.SIGKILL)  # the program has a session of its own: untouched
+    child.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while not _gone(program) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(program)
+
+
+def test_a_program_is_started_without_a_python_pre_exec_hook(tmp_path):
+    """A pre-exec hook takes subprocess off its vfork fast path: a fork of the whole
+    convoy process per job (benchmarks/README.md, overhead, program case)."""
+    if not shutil.which("setpriv"):
+        pytest.skip("no setpriv (util-linux) here: the pre-exec hook is the fallback")
+    argv, preexec = spawn_options(["true"])
+    assert preexec is None
+    assert argv[-1] == "true" and "--pdeathsig" in argv
+    argv, preexec = spawn_options(["/no/such/program"])
+    assert argv == ["/no/such/program"]  # Popen itself says what is wrong with it
