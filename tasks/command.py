@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +39,38 @@ def _die_with_parent() -> Callable[[], None] | None:
 
 
 _PREEXEC = _die_with_parent()
+
+
+@functools.cache
+def _setpriv() -> list[str]:
+    """``setpriv --pdeathsig KILL --`` (util-linux) where it exists, else nothing.
+
+    It asks Linux for the same thing as the preexec hook, from the program's
+    side of the exec. Any Python preexec hook makes subprocess fork the whole
+    convoy process instead of using vfork, for every program it starts
+    (benchmarks/README.md, overhead, program case).
+    """
+    found = shutil.which("setpriv")
+    if found is None or not sys.platform.startswith("linux"):
+        return []
+    try:
+        usage = subprocess.run([found, "--help"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [found, "--pdeathsig", "KILL", "--"] if "--pdeathsig" in usage else []
+
+
+def spawn_options(argv: list[str]) -> tuple[list[str], Callable[[], None] | None]:
+    """The argv to start and the preexec hook: the program dies with convoy either way.
+
+    Through setpriv when it exists and the program is found; otherwise the
+    hook, so that Popen itself reports a missing or non-executable program.
+    """
+    prefix = _setpriv()
+    if prefix and shutil.which(argv[0]):
+        return prefix + argv, None
+    return argv, _PREEXEC
+
 
 # only these are filled in: other braces (awk programs, inline scripts) stay as written
 _PLACEHOLDER = re.compile(r"\{(input|output|name|stem|jobdir)\}")
@@ -90,9 +124,10 @@ class CommandConverter:
 
     def _run(self, argv: list[str]) -> None:
         try:
+            argv, preexec = spawn_options(argv)
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.PIPE, start_new_session=True,
-                                       preexec_fn=_PREEXEC)
+                                       preexec_fn=preexec)
         except OSError as exc:
             raise AttemptError(classify_os_error("program", exc)) from None
         with self._lock:
