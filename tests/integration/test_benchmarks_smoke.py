@@ -38,6 +38,9 @@ def test_overhead_both_sides_convert_every_input(ctx):
     for side in ("convoy", "prefect"):
         assert _only(noop["runs"][side])["outputs"] == noop["jobs"]
         assert _only(program["runs"][side])["outputs"] == program["jobs"]
+    # bare Prefect asked for what convoy asks of it: the no-op case only
+    assert _only(noop["runs"]["prefect-as-convoy"])["outputs"] == noop["jobs"]
+    assert _only(noop["runs"]["prefect-as-convoy"])["results"] == noop["jobs"]
     if shutil.which("parallel"):
         assert _only(program["runs"]["parallel"])["outputs"] == program["jobs"]
     walls = [row for row in result.rows if row.measure.endswith("wall per job")]
