@@ -84,6 +84,56 @@ def prefect_side(inputs: str, out: str, workers: int, program: list[str] | None,
             "outputs": count_files(Path(out))}
 
 
+def prefect_as_convoy_side(inputs: str, out: str, workers: int, results: str) -> dict[str, Any]:
+    """Child: bare Prefect asked for what convoy asks of it, with nothing of convoy's in the task.
+
+    convoy's task options (its job-key cache policy, a JSON result persisted
+    per job in a ``ResultFolder``, its retry condition, a task run name per
+    input) and its thread pool (``flows.batch.pool_size``, a ``workers``
+    semaphore around the work). The gap between this side and bare Prefect is
+    what those choices cost Prefect; the gap to convoy is convoy's own code.
+    """
+    import os
+    import threading
+
+    from prefect import flow, task
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from benchmarks.common import identity
+    from flows.batch import pool_size
+    from tasks.job import JobKeyCache, retry_if_decided
+    from tasks.results import ResultFolder
+
+    slots = threading.Semaphore(workers)
+
+    @task(name="convert", task_run_name="convert[{input_name}]", retries=RETRIES,
+          retry_delay_seconds=0, cache_policy=JobKeyCache(), persist_result=True,
+          result_serializer="json", result_storage=Path(results), retry_condition_fn=retry_if_decided)
+    def convert(run_id: str, job: dict[str, str], input_name: str) -> dict[str, Any]:
+        with slots:
+            os.makedirs(os.path.dirname(job["output"]), exist_ok=True)
+            identity(Path(job["source"]), Path(job["output"]))
+        return {"output": job["output"], "produced_by": run_id}
+
+    convert.result_storage = ResultFolder(basepath=results)
+    runner: Any = ThreadPoolTaskRunner(max_workers=pool_size(workers))
+
+    @flow(name="bare-prefect-as-convoy", task_runner=runner, persist_result=False)
+    def batch(inputs: str, out: str) -> int:
+        sources = sorted(str(p) for p in Path(inputs).rglob("*") if p.is_file())
+        jobs = [{"id": str(i), "input": s, "source": s, "key": f"k{i:08d}",
+                 "output": str(Path(out) / Path(s).relative_to(inputs))} for i, s in enumerate(sources)]
+        futures = convert.map("bench", jobs, [j["input"] for j in jobs])
+        futures.wait()
+        return sum(1 for f in futures if f.state.is_completed())
+
+    start, cpu = time.perf_counter(), time.process_time()
+    succeeded = batch(inputs, out)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "succeeded": succeeded,
+            "outputs": count_files(Path(out)), "results": count_files(Path(results))}
+
+
 def parallel_side(inputs: Path, out: Path, workers: int, workdir: Path) -> dict[str, Any]:
     """In this process: ``parallel --joblog`` over the same inputs, timed from outside."""
     sources = sorted(str(p.relative_to(inputs)) for p in inputs.rglob("*") if p.is_file())
@@ -117,6 +167,10 @@ def _one(ctx: Context, side: str, inputs: Path, workers: int, program: bool) -> 
         figures = ctx.child("benchmarks.scenario_overhead:prefect_side", inputs=str(inputs),
                             out=str(out), workers=workers, program=PROGRAM if program else None,
                             ext=ext)
+    elif side == "prefect-as-convoy":
+        figures = ctx.child("benchmarks.scenario_overhead:prefect_as_convoy_side",
+                            inputs=str(inputs), out=str(out), workers=workers,
+                            results=str(run_dir / "results"))
     else:
         figures = parallel_side(inputs, out, workers, run_dir)
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -146,7 +200,7 @@ def run(ctx: Context) -> Result:
     with_parallel = shutil.which("parallel") is not None
     if not with_parallel:
         print("  overhead: GNU Parallel is not installed (benchmarks/setup.sh); left out")
-    noop = _case(ctx, "noop", noop_jobs, workers, ["convoy", "prefect"])
+    noop = _case(ctx, "noop", noop_jobs, workers, ["convoy", "prefect", "prefect-as-convoy"])
     program = _case(ctx, "program", program_jobs, workers,
                     ["convoy", "prefect"] + (["parallel"] if with_parallel else []))
     rows = []
@@ -159,6 +213,10 @@ def run(ctx: Context) -> Result:
                                  ("server_cpu_seconds", "CPU of the Prefect server")):
                 rows.append(Row(f"no-op: {what} per job", _per_job_ms(case, "convoy", figure),
                                 _per_job_ms(case, "prefect", figure), "bare Prefect", "ms"))
+            for figure, what in (("seconds", "wall"), ("cpu_seconds", "CPU of the process")):
+                rows.append(Row(f"no-op: {what} per job", _per_job_ms(case, "convoy", figure),
+                                _per_job_ms(case, "prefect-as-convoy", figure),
+                                "bare Prefect with convoy's task options and pool", "ms"))
     if with_parallel:
         rows.append(Row("program: wall per job", _per_job_ms(program, "convoy"),
                         _per_job_ms(program, "parallel"), "GNU Parallel", "ms"))
