@@ -49,6 +49,15 @@ def convoy_side(inputs: str, out: str, workspace: str, workers: int,
             "outputs": count_files(Path(out))}
 
 
+def _timed(batch: Any, inputs: str, out: str) -> dict[str, Any]:
+    """Run a bare Prefect flow once; its wall and CPU time, successes and outputs."""
+    start, cpu = time.perf_counter(), time.process_time()
+    succeeded = batch(inputs, out)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "succeeded": succeeded,
+            "outputs": count_files(Path(out))}
+
+
 def prefect_side(inputs: str, out: str, workers: int, program: list[str] | None,
                  ext: str) -> dict[str, Any]:
     """Child: the same work as a bare Prefect flow, ``@task(retries=...)`` + ``.map``."""
@@ -77,11 +86,7 @@ def prefect_side(inputs: str, out: str, workers: int, program: list[str] | None,
         futures.wait()
         return sum(1 for f in futures if f.state.is_completed())
 
-    start, cpu = time.perf_counter(), time.process_time()
-    succeeded = batch(inputs, out)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"seconds": seconds, "cpu_seconds": cpu, "succeeded": succeeded,
-            "outputs": count_files(Path(out))}
+    return _timed(batch, inputs, out)
 
 
 def prefect_as_convoy_side(inputs: str, out: str, workers: int, results: str) -> dict[str, Any]:
@@ -127,11 +132,7 @@ def prefect_as_convoy_side(inputs: str, out: str, workers: int, results: str) ->
         futures.wait()
         return sum(1 for f in futures if f.state.is_completed())
 
-    start, cpu = time.perf_counter(), time.process_time()
-    succeeded = batch(inputs, out)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"seconds": seconds, "cpu_seconds": cpu, "succeeded": succeeded,
-            "outputs": count_files(Path(out)), "results": count_files(Path(results))}
+    return {**_timed(batch, inputs, out), "results": count_files(Path(results))}
 
 
 def parallel_side(inputs: Path, out: Path, workers: int, workdir: Path) -> dict[str, Any]:
