@@ -63,8 +63,8 @@ class RunLogForwarder(APILogHandler):
     """Sends convoy's records to the Prefect run they happen in; outside a run, drops them.
 
     A job's lines below warning stay in the file: its task run's state already
-    says how it ended, and a record per job would cost every job an API log
-    record (benchmarks/README.md, overhead).
+    says how it ended, and forwarding them would add an API log record to
+    every job.
     """
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -105,8 +105,8 @@ def _bound(**values: Any) -> dict[str, Any]:
     return {f"b_{name}": value for name, value in values.items()}
 
 
-# The per-attempt writes, built once: SQLAlchemy then reuses their compiled form, and
-# building a statement costs more than executing it on SQLite (benchmarks/README.md).
+# The per-attempt writes, built once: SQLAlchemy then reuses their compiled form instead
+# of building a statement per write (benchmarks/README.md, bookkeeping: ledger).
 _JOB_RUNNING = sa.update(jobs).where(_this_job()).values(
     status="running", attempts=sa.bindparam("b_n_attempts"), updated_at=sa.bindparam("b_stamp"))
 _ATTEMPT_STARTED = sa.insert(attempts).values(
@@ -325,10 +325,8 @@ class Ledger:
             with self._writer.begin():
                 result = None
                 for statement in statements:
-                    if isinstance(statement, tuple):
-                        result = self._writer.execute(*statement)
-                    else:
-                        result = self._writer.execute(statement)
+                    result = self._writer.execute(*(statement if isinstance(statement, tuple)
+                                                    else (statement,)))
                 return result
 
     def create_run(self, settings: dict[str, Any], resumed_from: str | None = None) -> str:

@@ -1,10 +1,10 @@
 """Where Prefect keeps a job's cached result: ``.convoy/results`` of the workspace.
 
 Prefect's ``LocalFileSystem`` resolves the folder and the key through
-``realpath`` on every read and write (five times per job, about 0.45 ms of
-CPU per no-op job here: benchmarks/README.md). The folder is resolved once
-here and keys are checked as strings, with the same rule: nothing outside
-the folder.
+``realpath`` on every read and write (five times per job). The folder is
+resolved once here and keys are checked as strings, with the same rule:
+nothing outside the folder (benchmarks/README.md, bookkeeping: result
+storage).
 """
 
 from __future__ import annotations
