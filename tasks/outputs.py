@@ -44,17 +44,21 @@ def _fault_point(point: str, final: str) -> None:
 def reserve_temp(final: str) -> str:
     """A temporary path beside ``final`` that keeps its extension (converters look at it).
 
-    The folder is created and probed for writing first, so an unwritable output
-    folder is reported as ``output.write`` before the converter runs.
+    The folder is created and checked for writing first, so an unwritable output
+    folder is reported as ``output.write`` before the converter runs. The check
+    is ``access(2)``; only a folder it refuses is probed with a real file, for the
+    exact error. A probe file per job would cost an inode made and freed on
+    every job, the most expensive file operations a job does.
     """
     folder, name = os.path.split(final)
     stem, suffix = os.path.splitext(name)
     temp = os.path.join(folder, f".{stem}{TEMP_MARK}{secrets.token_hex(4)}{suffix}")
     try:
         os.makedirs(folder, exist_ok=True)
-        fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        os.close(fd)
-        os.unlink(temp)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            os.close(fd)
+            os.unlink(temp)
     except OSError as exc:
         raise AttemptError(classify_os_error("output", exc)) from None
     return temp
