@@ -101,6 +101,47 @@ def test_finishing_a_job_can_end_its_last_attempt_in_the_same_write(tmp_path, le
     assert ledger.error_counts(run_id) == {"remote.unavailable": 1}
 
 
+def test_a_jobs_writes_on_sqlite_skip_sqlalchemys_statement_execution(tmp_path, ledger, monkeypatch):
+    """The per-attempt writes run their SQL, compiled once, on the driver's cursor."""
+    import sqlalchemy
+
+    run_id = ledger.create_run({})
+    ledger.add_jobs(run_id, _jobs(tmp_path, 2))
+    ledger.start_attempt(run_id, "id1", 1)  # compiles the statements once
+    executed = []
+    original = sqlalchemy.engine.Connection.execute
+    monkeypatch.setattr(sqlalchemy.engine.Connection, "execute",
+                        lambda self, *a, **k: executed.append(a[0]) or original(self, *a, **k))
+    a = ledger.start_attempt(run_id, "id0", 1)
+    ledger.record_intent(run_id, "id0", "out/a", "c0")
+    ledger.record_parts(run_id, "id0", ["out/a.1"], 2)
+    ledger.end_attempt(a, outcome="retry", category="remote.timeout", message="slow", delay_next=1.5)
+    b = ledger.start_attempt(run_id, "id0", 2)
+    ledger.finish_job(run_id, "id0", "succeeded", attempts=2, attempt=b, output="out/a",
+                      checksum="c0", size=4, mtime_ns=7, produced_by=run_id)
+    assert executed == []
+    assert b == a + 1
+    job = ledger.job(run_id, "id0")
+    assert (job.status, job.attempts, job.output, job.checksum, job.size, job.mtime_ns) == (
+        "succeeded", 2, "out/a", "c0", 4, 7)
+    assert (job.intent_path, job.intent_checksum, job.partial_outputs, job.parts_total) == (
+        "out/a", "c0", ["out/a.1"], 2)
+    assert [(x.number, x.outcome, x.category, x.delay_next) for x in ledger.attempts(run_id, "id0")] == [
+        (1, "retry", "remote.timeout", 1.5), (2, "succeeded", None, None)]
+
+
+def test_a_failed_direct_write_is_rolled_back_and_leaves_the_ledger_writable(tmp_path, ledger):
+    run_id = ledger.create_run({})
+    ledger.add_jobs(run_id, _jobs(tmp_path, 1))
+    a = ledger.start_attempt(run_id, "id0", 1)
+    with pytest.raises(Exception):
+        ledger.finish_job(run_id, "id0", "succeeded", attempts=1, attempt=a, size=object())  # unbindable
+    assert ledger.job(run_id, "id0").status == "running"
+    assert [x.outcome for x in ledger.attempts(run_id, "id0")] == [None]
+    ledger.finish_job(run_id, "id0", "succeeded", attempts=1, attempt=a)
+    assert ledger.job(run_id, "id0").status == "succeeded"
+
+
 def test_a_failed_write_leaves_the_ledger_writable(tmp_path, ledger):
     run_id = ledger.create_run({})
     ledger.add_jobs(run_id, _jobs(tmp_path, 1))
