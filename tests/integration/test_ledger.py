@@ -134,7 +134,7 @@ def test_a_failed_direct_write_is_rolled_back_and_leaves_the_ledger_writable(tmp
     run_id = ledger.create_run({})
     ledger.add_jobs(run_id, _jobs(tmp_path, 1))
     a = ledger.start_attempt(run_id, "id0", 1)
-    with pytest.raises(Exception):
+    with pytest.raises(sqlite3.ProgrammingError):
         ledger.finish_job(run_id, "id0", "succeeded", attempts=1, attempt=a, size=object())  # unbindable
     assert ledger.job(run_id, "id0").status == "running"
     assert [x.outcome for x in ledger.attempts(run_id, "id0")] == [None]
