@@ -153,8 +153,8 @@ def parallel_side(inputs: Path, out: Path, workers: int, workdir: Path) -> dict[
     return {"seconds": seconds, "succeeded": exits.count("0"), "outputs": count_files(out)}
 
 
-def _one(ctx: Context, side: str, inputs: Path, run_dir: Path, workers: int,
-         program: bool) -> dict[str, Any]:
+def _one(ctx: Context, side: str, inputs: Path, workers: int, program: bool) -> dict[str, Any]:
+    run_dir = ctx.scratch(side)
     out = run_dir / "out"
     ext = ".html" if program else ".md"
     if side == "convoy":
@@ -174,6 +174,7 @@ def _one(ctx: Context, side: str, inputs: Path, run_dir: Path, workers: int,
                             results=str(run_dir / "results"))
     else:
         figures = parallel_side(inputs, out, workers, run_dir)
+    shutil.rmtree(run_dir, ignore_errors=True)
     return figures
 
 
@@ -181,16 +182,11 @@ def _case(ctx: Context, name: str, jobs: int, workers: int, sides: list[str]) ->
     inputs = ctx.scratch(f"{name}-inputs")
     make_inputs(inputs, jobs)
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
-    run_dirs = []
     for side in alternate(ctx.rounds, sides):
-        run_dirs.append(ctx.scratch(side))
-        figures = _one(ctx, side, inputs, run_dirs[-1], workers, program=name == "program")
+        figures = _one(ctx, side, inputs, workers, program=name == "program")
         print(f"  overhead/{name}: {side} {figures['seconds']:.2f} s", flush=True)
         runs[side].append(figures)
-    # Deleted only now: on ext4 without a journal, inodes freed in the last seconds are
-    # skipped one by one when files are created, which slowed the next run's every output.
-    for folder in (*run_dirs, inputs):
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(inputs, ignore_errors=True)
     return {"jobs": jobs, "workers": workers, "runs": runs}
 
 
