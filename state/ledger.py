@@ -1,6 +1,7 @@
 """The run ledger: runs, jobs and attempts in SQLite (WAL), through SQLAlchemy Core.
 
-SQLAlchemy Core keeps PostgreSQL a URL change away. Writes go through one
+SQLAlchemy Core keeps PostgreSQL a URL change away; only a job's own writes on
+SQLite skip its execution machinery (``Ledger._write_steps``). Writes go through one
 process-wide lock: SQLite has a single writer anyway, and serialising in
 Python avoids "database is locked" when many worker threads finish at once.
 """
@@ -105,8 +106,8 @@ def _bound(**values: Any) -> dict[str, Any]:
     return {f"b_{name}": value for name, value in values.items()}
 
 
-# The per-attempt writes, built once: SQLAlchemy then reuses their compiled form instead
-# of building a statement per write (benchmarks/README.md, bookkeeping: ledger).
+# The per-attempt writes, built once: on SQLite, Ledger._write_steps compiles each once
+# and runs its SQL on the driver's cursor (benchmarks/README.md, bookkeeping: ledger).
 _JOB_RUNNING = sa.update(jobs).where(_this_job()).values(
     status="running", attempts=sa.bindparam("b_n_attempts"), updated_at=sa.bindparam("b_stamp"))
 _ATTEMPT_STARTED = sa.insert(attempts).values(

@@ -47,8 +47,8 @@ def reserve_temp(final: str) -> str:
     The folder is created and checked for writing first, so an unwritable output
     folder is reported as ``output.write`` before the converter runs. The check
     is ``access(2)``; only a folder it refuses is probed with a real file, for the
-    exact error. A probe file per job would cost an inode made and freed on
-    every job, the most expensive file operations a job does.
+    exact error. A probe file would cost a file made and removed on every job
+    (one file creation took 26 to 830 us of CPU on the benchmark machine).
     """
     folder, name = os.path.split(final)
     stem, suffix = os.path.splitext(name)
