@@ -14,10 +14,11 @@ import secrets
 import socket
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -319,18 +320,23 @@ class Ledger:
 
     # -- writes -------------------------------------------------------------
 
-    def _write(self, *statements: Any) -> Any:
-        """Run ``statements`` (each a statement or a ``(statement, parameters)`` pair) in one
-        transaction, on the one writing connection; return the last result."""
+    @contextmanager
+    def _transaction(self) -> Iterator[sa.Connection]:
+        """One transaction on the one writing connection, under the process-wide write lock."""
         with self._write_lock:
             if self._writer is None:
                 self._writer = self.engine.connect()
             with self._writer.begin():
-                result = None
-                for statement in statements:
-                    result = self._writer.execute(*(statement if isinstance(statement, tuple)
-                                                    else (statement,)))
-                return result
+                yield self._writer
+
+    def _write(self, *statements: Any) -> Any:
+        """Run ``statements`` (each a statement or a ``(statement, parameters)`` pair) in one
+        transaction, on the one writing connection; return the last result."""
+        with self._transaction() as conn:
+            result = None
+            for statement in statements:
+                result = conn.execute(*(statement if isinstance(statement, tuple) else (statement,)))
+            return result
 
     def _write_steps(self, *steps: tuple[Any, dict[str, Any]]) -> int | None:
         """Run prebuilt ``(statement, parameters)`` steps in one transaction; the last row id.
@@ -343,18 +349,15 @@ class Ledger:
         if not self._direct:
             result = self._write(*steps)
             return result.inserted_primary_key[0] if result.is_insert else None
-        with self._write_lock:
-            if self._writer is None:
-                self._writer = self.engine.connect()
-            with self._writer.begin():
-                cursor = self._writer.connection.driver_connection.cursor()  # type: ignore[union-attr]
-                try:
-                    for statement, parameters in steps:
-                        sql, slots = self._compiled(statement)
-                        cursor.execute(sql, [parameters.get(name, fixed) for name, fixed in slots])
-                    return int(cursor.lastrowid) if cursor.lastrowid else None
-                finally:
-                    cursor.close()
+        with self._transaction() as conn:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                for statement, parameters in steps:
+                    sql, slots = self._compiled(statement)
+                    cursor.execute(sql, [parameters.get(name, fixed) for name, fixed in slots])
+                return int(cursor.lastrowid) if cursor.lastrowid else None
+            finally:
+                cursor.close()
 
     def _compiled(self, statement: Any) -> tuple[str, tuple[tuple[str, Any], ...]]:
         """SQLite's SQL of ``statement`` and its (qmark) parameters in order, each with the
@@ -414,8 +417,9 @@ class Ledger:
 
     def end_attempt(self, attempt_id: int, *, outcome: str, category: str | None = None,
                     message: str | None = None, delay_next: float | None = None) -> None:
-        self._write_steps((_ATTEMPT_ENDED, _bound(attempt=attempt_id, stamp=now(), outcome=outcome,
-                                          category=category, message=message, delay_next=delay_next)))
+        self._write_steps((_ATTEMPT_ENDED, _bound(
+            attempt=attempt_id, stamp=now(), outcome=outcome, category=category, message=message,
+            delay_next=delay_next)))
 
     def finish_job(self, run_id: str, job_id: str, status: str, *, attempts: int | None = None,
                    output: str | None = None, checksum: str | None = None,
@@ -442,12 +446,12 @@ class Ledger:
     def record_intent(self, run_id: str, job_id: str, path: str, checksum: str) -> None:
         """The output about to be renamed into place: adopted after a crash if it matches."""
         self._write_steps((_INTENT, _bound(run=run_id, job=job_id, path=path, checksum=checksum,
-                                   stamp=now())))
+                                         stamp=now())))
 
     def record_parts(self, run_id: str, job_id: str, paths: list[str], total: int) -> None:
         """Finalized chunk outputs of a job, recorded after each is in place."""
         self._write_steps((_PARTS, _bound(run=run_id, job=job_id, parts_done=len(paths),
-                                  parts_total=total, paths=json.dumps(paths), stamp=now())))
+                                        parts_total=total, paths=json.dumps(paths), stamp=now())))
 
     def set_unfinished(self, run_id: str, status: str) -> int:
         """Give every job still pending or running ``status`` (interrupted, aborted)."""
