@@ -56,6 +56,9 @@ def test_backoff_retries_the_failing_jobs_once_and_all_succeed(ctx):
     assert clean["requests"] == figures["jobs"]
     assert failing["requests"] == figures["jobs"] + figures["failing_jobs"]
     assert figures["failing_jobs"] >= 1
+    # what the failures cost, next to the one backoff wait nothing can overlap (the last one's)
+    (added,) = [row for row in result.rows if row.measure == "time the failures added to the run"]
+    assert added.baseline == figures["retry_delay"] and added.convoy is not None
 
 
 def test_threshold_observes_the_trip_and_every_attempt(ctx):
