@@ -130,6 +130,19 @@ def test_a_jobs_writes_on_sqlite_skip_sqlalchemys_statement_execution(tmp_path, 
         (1, "retry", "remote.timeout", 1.5), (2, "succeeded", None, None)]
 
 
+def test_a_jobs_writes_through_sqlalchemy_as_other_databases_take_them(tmp_path, ledger):
+    ledger._direct = False  # the path every database but SQLite takes
+    run_id = ledger.create_run({})
+    ledger.add_jobs(run_id, _jobs(tmp_path, 1))
+    a = ledger.start_attempt(run_id, "id0", 1)
+    ledger.record_intent(run_id, "id0", "out/a", "c0")
+    ledger.finish_job(run_id, "id0", "succeeded", attempts=1, attempt=a, output="out/a", checksum="c0")
+    assert a >= 1 and ledger.start_attempt(run_id, "id0", 2) == a + 1
+    job = ledger.job(run_id, "id0")
+    assert (job.output, job.intent_path, job.attempts) == ("out/a", "out/a", 2)
+    assert [x.outcome for x in ledger.attempts(run_id, "id0")] == ["succeeded", None]
+
+
 def test_a_failed_direct_write_is_rolled_back_and_leaves_the_ledger_writable(tmp_path, ledger):
     run_id = ledger.create_run({})
     ledger.add_jobs(run_id, _jobs(tmp_path, 1))
