@@ -432,10 +432,10 @@ class Ledger:
         error = error or {}
         stamp = now()
         values = _bound(run=run_id, job=job_id, stamp=stamp, status=status, output=output,
-                      checksum=checksum, size=size, skip_reason=skip_reason, mtime_ns=mtime_ns,
-                      produced_by=produced_by, category=error.get("category"),
-                      message=error.get("message"), retryable=error.get("retryable"),
-                      n_attempts=attempts)
+                        checksum=checksum, size=size, skip_reason=skip_reason, mtime_ns=mtime_ns,
+                        produced_by=produced_by, category=error.get("category"),
+                        message=error.get("message"), retryable=error.get("retryable"),
+                        n_attempts=attempts)
         steps: list[Any] = [(_JOB_FINISHED, values)]
         if attempt is not None:
             steps.insert(0, (_ATTEMPT_ENDED, _bound(
